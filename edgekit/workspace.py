@@ -1,0 +1,192 @@
+"""The workspace: where every stage's artifact lives, keyed by model name and settings.
+
+Layout (all under the workspace root)::
+
+    export/<MODEL>/<key>/          Paddle inference model (inference.pdmodel/.pdiparams)
+    quantize/<MODEL>_int8/<key>/   PaddleSlim int8 inference model + quant_report.json
+    convert/<MODEL>/<key>/         Paddle Lite .nb (model.nb)
+    results/results.jsonl          benchmark results, one JSON object per line
+    reports/                       rendered reports and plots
+    cache/                         downloads (pretrained weights, tools)
+
+``<key>`` is a short hash of everything that determines the artifact (stage settings plus the
+sha256 of its input artifact), so a different setting gives a different folder and the same
+settings find the same one. Every artifact folder holds ``manifest.json``; a folder without
+one does not exist as far as edgekit is concerned. Folders are built under a temporary name
+and renamed when complete, so an interrupted run leaves nothing that looks finished.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional
+
+MANIFEST = "manifest.json"
+WORKSPACE_ENV = "EDGEKIT_WORKSPACE"
+
+
+def default_workspace_root() -> Path:
+    """$EDGEKIT_WORKSPACE, else $XDG_CACHE_HOME/edgekit (~/.cache/edgekit)."""
+    env = os.environ.get(WORKSPACE_ENV)
+    if env:
+        return Path(env).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "edgekit"
+
+
+def artifact_key(settings: Mapping[str, Any]) -> str:
+    """A stable 12-hex-digit key for a settings mapping (order-independent)."""
+    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """What an artifact is, what it was made from and with which settings and tools."""
+
+    stage: str
+    model: str
+    settings: dict
+    inputs: dict  # name -> sha256 (or other identity) of what the stage consumed
+    tools: dict  # name -> version
+    files: dict  # relative path -> {"bytes": n, "sha256": hex}
+    created: str
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "Manifest":
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+def describe_files(folder: Path) -> dict:
+    """{relative path: {bytes, sha256}} for every file in ``folder`` except the manifest."""
+    described = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        described[str(path.relative_to(folder))] = {"bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    return described
+
+
+def write_manifest(folder: Path, *, stage: str, model: str, settings: Mapping, inputs: Mapping,
+                   tools: Mapping) -> Manifest:
+    manifest = Manifest(
+        stage=stage,
+        model=model,
+        settings=dict(settings),
+        inputs=dict(inputs),
+        tools=dict(tools),
+        files=describe_files(folder),
+        created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    )
+    atomic_write_text(folder / MANIFEST, json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
+    return manifest
+
+
+def read_manifest(folder: Path) -> Optional[Manifest]:
+    """The folder's manifest, or None when it has none (unfinished or foreign folder)."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        return Manifest.from_dict(json.loads(path.read_text()))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+@contextlib.contextmanager
+def building(final: Path) -> Iterator[Path]:
+    """Yield a fresh temporary folder next to ``final``; rename it to ``final`` on success.
+
+    On any exception the temporary folder is removed and ``final`` is untouched. If another
+    process finished the same artifact meanwhile, its folder wins and ours is discarded
+    (artifacts with the same key are interchangeable).
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            shutil.rmtree(final)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if read_manifest(final) is None:
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @classmethod
+    def open(cls, root: Optional[os.PathLike | str] = None) -> "Workspace":
+        """The workspace at ``root`` (default: $EDGEKIT_WORKSPACE or ~/.cache/edgekit)."""
+        path = Path(root).expanduser() if root else default_workspace_root()
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path.resolve())
+
+    def artifact_dir(self, stage: str, model: str, settings: Mapping[str, Any]) -> Path:
+        return self.root / stage / model / artifact_key(settings)
+
+    def find(self, stage: str, model: str, settings: Mapping[str, Any]) -> Optional[Path]:
+        """The finished artifact folder for these settings, or None."""
+        folder = self.artifact_dir(stage, model, settings)
+        return folder if read_manifest(folder) is not None else None
+
+    def artifacts(self, stage: str, model: Optional[str] = None) -> list[Path]:
+        """Finished artifact folders of a stage (of one model when given), oldest first."""
+        pattern = f"{model}/*" if model else "*/*"
+        found = [p for p in (self.root / stage).glob(pattern) if read_manifest(p) is not None]
+        return sorted(found, key=lambda p: (p / MANIFEST).stat().st_mtime)
+
+    @property
+    def results_dir(self) -> Path:
+        return self.root / "results"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
