@@ -1,0 +1,173 @@
+"""The results store: ``<workspace>/results/results.jsonl``, one JSON object per finished run.
+
+Each record is appended as one line, flushed and fsynced before ``append`` returns, under an
+exclusive lock (threads of one ``bench`` and other processes may append at once). A crash can
+therefore lose at most the line being written; such a torn last line is skipped with a warning
+when reading, and the next append starts on a fresh line so that it never glues onto it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import fcntl
+import json
+import logging
+import os
+import threading
+import uuid
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+from edgekit import __version__
+from edgekit.reference import INT8_SUFFIX
+from edgekit.workspace import Workspace, artifact_key
+
+RESULTS_FILE = "results.jsonl"
+SCHEMA = 1
+OK = "ok"
+FAILED = "failed"
+
+log = logging.getLogger(__name__)
+
+
+def now_iso() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def precision_of(model: str) -> str:
+    """"int8" for quantization artifacts (``…_int8``), else "fp32"."""
+    return "int8" if model.endswith(INT8_SUFFIX) else "fp32"
+
+
+def settings_key(settings: Mapping[str, Any]) -> str:
+    """The identity of a run's settings (for --resume and "latest per settings")."""
+    return artifact_key(dict(settings))
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchRecord:
+    """One benchmark run (successful or failed) as stored."""
+
+    run_id: str
+    status: str  # OK or FAILED
+    source: str  # "bench" (edgekit ran it) or "import" (read from a user's file)
+    model: str
+    precision: str  # "fp32" or "int8"
+    target: Optional[str]  # opt target of the .nb ("arm", "x86")
+    nb: Optional[dict]  # {"path", "bytes", "sha256"} of the .nb that ran
+    device: dict  # serial, adb_server, model, manufacturer, soc, board, abi, profile, virtual, ...
+    settings: dict  # warmup, repeats, threads, power_mode, input_shape
+    tool: dict  # name, version, sha256, generation of the benchmark binary
+    latency: Optional[dict]  # avg_ms, min_ms, max_ms, first_ms, init_ms, std_ms, samples_ms
+    memory_mb: Optional[dict]
+    started: Optional[str]  # UTC ISO times of the run; None for imported results (unknown)
+    finished: Optional[str]
+    edgekit_version: str = __version__
+    error: Optional[str] = None
+    extra: dict = dataclasses.field(default_factory=dict)  # timings, raw output file, import origin
+    schema: int = SCHEMA
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    @property
+    def profile(self) -> Optional[str]:
+        return self.device.get("profile")
+
+    @property
+    def virtual(self) -> bool:
+        return bool(self.device.get("virtual"))
+
+    @property
+    def settings_key(self) -> str:
+        return settings_key(self.settings)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "BenchRecord":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class ResultStore:
+    """Append-only JSON-lines store of BenchRecords."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def for_workspace(cls, workspace: Workspace) -> "ResultStore":
+        return cls(workspace.results_dir / RESULTS_FILE)
+
+    def append(self, record: BenchRecord) -> None:
+        """Write ``record`` as one line and make it durable before returning."""
+        line = json.dumps(record.to_dict(), sort_keys=True, default=str) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, open(self.path, "ab+") as f:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+            try:
+                if _ends_torn(f):
+                    f.write(b"\n")  # a crash left half a line: keep it out of the new record
+                f.write(line.encode())
+                f.flush()
+                os.fsync(f.fileno())
+            finally:
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+    def records(self) -> list[BenchRecord]:
+        """Every readable record, oldest first; unreadable lines are skipped with a warning."""
+        if not self.path.is_file():
+            return []
+        records = []
+        with open(self.path, "rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                record = self._decode(raw, number)
+                if record is not None:
+                    records.append(record)
+        return records
+
+    def _decode(self, raw: bytes, number: int) -> Optional[BenchRecord]:
+        try:
+            return BenchRecord.from_dict(json.loads(raw))
+        except (ValueError, TypeError, AttributeError):
+            torn = "" if raw.endswith(b"\n") else " (torn: the run was interrupted while writing it)"
+            log.warning("edgekit: warning: skipping unreadable line %d of %s%s", number, self.path, torn)
+            return None
+
+    def completed(self) -> set[tuple[str, str, Optional[str], str]]:
+        """(model, precision, device profile, settings key) of every successful run (for --resume)."""
+        return {(r.model, r.precision, r.profile, r.settings_key) for r in self.records() if r.ok}
+
+
+def latest_per_run_kind(records: Iterable[BenchRecord], *, profile: Optional[str] = None) -> list[BenchRecord]:
+    """The latest successful record per (model, device, settings), ordered by when they ran."""
+    latest: dict[tuple, BenchRecord] = {}
+    for record in records:
+        if not record.ok or (profile is not None and record.profile != profile):
+            continue
+        key = (record.model, record.profile, record.device.get("serial"), record.settings_key)
+        latest.pop(key, None)  # re-insert so the order follows the latest run
+        latest[key] = record
+    return list(latest.values())
+
+
+def _ends_torn(f) -> bool:
+    """True when the file is non-empty and does not end with a newline."""
+    f.seek(0, os.SEEK_END)
+    if f.tell() == 0:
+        return False
+    f.seek(-1, os.SEEK_END)
+    last = f.read(1)
+    f.seek(0, os.SEEK_END)
+    return last != b"\n"

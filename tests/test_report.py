@@ -1,0 +1,102 @@
+"""Reports: rows beside the seed's SD855 values, Markdown/CSV/JSON writers, PNG plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from edgekit import reference
+from edgekit.bench.results import BenchRecord, ResultStore, new_run_id, now_iso, precision_of
+from edgekit.errors import UsageError
+from edgekit.report import MIB, PLOT_FILES, build_rows, make_report, render, render_csv, render_markdown
+from edgekit.workspace import Workspace
+
+SETTINGS = {"warmup": 10, "repeats": 30, "threads": 1, "power_mode": 0, "input_shape": "1,3,224,224"}
+
+
+def record(model: str, avg: float, nb_bytes: int | None, *, virtual: bool = False, profile: str = "sd855",
+           threads: int = 1) -> BenchRecord:
+    return BenchRecord(
+        run_id=new_run_id(), status="ok", source="bench", model=model, precision=precision_of(model),
+        target="arm", nb={"path": f"/ws/{model}.nb", "bytes": nb_bytes, "sha256": "0" * 64} if nb_bytes else None,
+        device={"serial": "s1", "profile": profile, "virtual": virtual},
+        settings={**SETTINGS, "threads": threads}, tool={"name": "benchmark_bin"},
+        latency={"avg_ms": avg, "min_ms": avg * 0.9, "max_ms": avg * 1.2}, memory_mb=None,
+        started=now_iso(), finished=now_iso())
+
+
+def test_rows_compare_with_the_seed_and_follow_its_order():
+    records = [
+        record("ShuffleNetV2_x0_25", 2.329 * 1.1, int(2.7 * MIB)),
+        record("MobileNetV3_large_x1_0_ssld_int8", 14.395 * 0.5, 10 * MIB),
+        record("MobileNetV1", 30.0, 16 * MIB),
+    ]
+    rows = build_rows(records)
+    assert [r.model for r in rows] == ["MobileNetV1", "MobileNetV3_large_x1_0_ssld_int8", "ShuffleNetV2_x0_25"]
+    v1, int8, shuffle = rows
+    assert v1.seed_latency_ms == 32.523 and v1.seed_storage_mb == 16.0
+    assert v1.latency_delta_pct == pytest.approx((30.0 - 32.523) / 32.523 * 100)
+    assert v1.storage_mib == 16.0 and v1.storage_delta_pct == pytest.approx(0.0)
+    assert int8.precision == "int8" and int8.latency_delta_pct == pytest.approx(-50.0)
+    assert int8.top1 == reference.get_reference("MobileNetV3_large_x1_0_ssld_int8").top1
+    assert shuffle.family == "ShuffleNetV2" and shuffle.latency_delta_pct == pytest.approx(10.0)
+
+
+def test_a_model_outside_the_seed_table_has_no_reference_values():
+    (row,) = build_rows([record("my_model", 5.0, 1000)])
+    assert row.family == "other" and row.seed_latency_ms is None and row.latency_delta_pct is None
+
+
+def test_imported_result_without_nb_has_no_storage():
+    (row,) = build_rows([record("MobileNetV1", 30.0, None)])
+    assert row.storage_mib is None and row.storage_delta_pct is None
+
+
+def test_markdown_table_marks_virtual_devices():
+    rows = build_rows([record("MobileNetV1", 30.0, 16 * MIB, virtual=True),
+                       record("MobileNetV2", 20.0, 14 * MIB, threads=4)])
+    text = render_markdown(rows)
+    lines = text.splitlines()
+    assert lines[0].startswith("| Model | Device | Threads | Latency (ms)")
+    assert "| MobileNetV1 | sd855 † | 1 | 30.000 | 16.00 | 32.523 | 16.0 | -7.8% | +0.0% |" in lines
+    assert "| MobileNetV2 | sd855 | 4 | 20.000 | 14.00 | 23.318 | 14.0 | -14.2% | +0.0% |" in lines
+    assert any(line.startswith("† edgekit's virtual device") for line in lines)
+
+
+def test_markdown_without_results_says_how_to_get_some():
+    assert "edgekit bench" in render_markdown([])
+
+
+def test_csv_and_json_hold_every_field():
+    rows = build_rows([record("MobileNetV1", 30.0, 16 * MIB)])
+    parsed = list(csv.DictReader(io.StringIO(render_csv(rows))))
+    assert parsed[0]["model"] == "MobileNetV1" and float(parsed[0]["latency_ms"]) == 30.0
+    assert parsed[0]["storage_bytes"] == str(16 * MIB)
+
+
+def test_make_report_reads_the_store_filters_by_device_and_writes_plots(tmp_path: Path):
+    workspace = Workspace.open(tmp_path / "ws")
+    store = ResultStore.for_workspace(workspace)
+    for rec in [record("MobileNetV1", 30.0, 16 * MIB), record("MobileNetV3_small_x0_35", 3.0, 7 * MIB),
+                record("ShuffleNetV2_x0_25", 2.0, 3 * MIB), record("MobileNetV2_x0_25", 4.0, 6 * MIB),
+                record("MobileNetV1", 60.0, 16 * MIB, profile="sd625")]:
+        store.append(rec)
+    plots = tmp_path / "plots"
+    report = make_report(workspace, profile="sd855", plots_dir=plots)
+    assert {r.device for r in report.rows} == {"sd855"} and len(report.rows) == 4
+    assert sorted(p.name for p in report.plots) == sorted(PLOT_FILES.values())
+    for path in report.plots:
+        data = path.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    assert not [p for p in plots.iterdir() if p.name.startswith(".")]  # no temporary files left
+    document = json.loads(render(report, "json"))
+    assert len(document["rows"]) == 4 and len(document["plots"]) == 2
+
+
+def test_unknown_format_is_a_usage_error(tmp_path: Path):
+    with pytest.raises(UsageError, match="'html'"):
+        render(make_report(Workspace.open(tmp_path)), "html")
