@@ -236,7 +236,9 @@ def load_pretrained(model: Any, entry: ModelEntry, pretrained: PretrainedArg, cl
         print(f"edgekit: {entry.name}: classifier {entry.pretrained.classifier!r} left random "
               f"(class_num={class_num}, the weights have {entry.pretrained.num_classes} classes)", file=sys.stderr)
     check_state_dict(expected, found, str(path), entry.name)
-    model.set_state_dict({k: found[k].astype(_numpy_dtype(state[k]), copy=False) for k in expected})
+    # keys left out (a replaced classifier) keep their values; paddle warns about absent keys
+    model.set_state_dict({k: found[k].astype(_numpy_dtype(v), copy=False) if k in expected else v
+                          for k, v in state.items()})
     return path
 
 
