@@ -23,6 +23,7 @@ from edgekit.errors import UsageError
 from edgekit.workspace import Workspace, atomic_write_bytes
 
 FORMATS = ("md", "csv", "json")
+SEED_INPUT_SHAPE = "1,3,224,224"
 MIB = 1 << 20
 OTHER_FAMILY = "other"
 PLOT_FILES = {"latency": "top1_vs_latency.png", "storage": "top1_vs_storage.png"}
@@ -126,12 +127,18 @@ def _row(record: BenchRecord) -> ReportRow:
         storage_mib=storage_mib,
         seed_latency_ms=seed_latency,
         seed_storage_mb=seed_storage,
-        latency_delta_pct=_delta_pct(latency["avg_ms"], seed_latency),
+        latency_delta_pct=_delta_pct(latency["avg_ms"], seed_latency) if _seed_conditions(settings) else None,
         storage_delta_pct=_delta_pct(storage_mib, seed_storage),
         top1=ref.top1 if ref else None,
         source=record.source,
         run_id=record.run_id,
     )
+
+
+def _seed_conditions(settings: dict) -> bool:
+    """Whether a run's latency compares with the seed's: 1 thread, one 1x3x224x224 image
+    (settings a file did not state are given the benefit of the doubt)."""
+    return settings.get("threads") in (1, None) and settings.get("input_shape") in (SEED_INPUT_SHAPE, None)
 
 
 def _delta_pct(measured: Optional[float], seed: Optional[float]) -> Optional[float]:
@@ -158,8 +165,9 @@ def render_markdown(rows: Sequence[ReportRow]) -> str:
                  _fmt(row.seed_latency_ms, 3), _fmt(row.seed_storage_mb, 1),
                  _fmt_pct(row.latency_delta_pct), _fmt_pct(row.storage_delta_pct)]
         lines.append("| " + " | ".join(cells) + " |")
-    notes = ["", "Latency: average of the measured runs (batch 1). Storage: exact `.nb` size in MiB; "
-             "the seed's storage is `ls -lh`-style MiB, rounded up."]
+    notes = ["", "Latency: average of the measured runs. Storage: exact `.nb` size in MiB; the seed's storage "
+             "is `ls -lh`-style MiB, rounded up. Δ latency only for the seed's conditions (1 thread, "
+             "input 1x3x224x224)."]
     if any(row.virtual for row in rows):
         notes.append("† edgekit's virtual device: the latency is the host's (x86 `.nb`), not a phone's.")
     return "\n".join(lines + notes)

@@ -63,7 +63,8 @@ def test_markdown_table_marks_virtual_devices():
     lines = text.splitlines()
     assert lines[0].startswith("| Model | Device | Threads | Latency (ms)")
     assert "| MobileNetV1 | sd855 † | 1 | 30.000 | 16.00 | 32.523 | 16.0 | -7.8% | +0.0% |" in lines
-    assert "| MobileNetV2 | sd855 | 4 | 20.000 | 14.00 | 23.318 | 14.0 | -14.2% | +0.0% |" in lines
+    # 4 threads is not the seed's condition: no latency delta
+    assert "| MobileNetV2 | sd855 | 4 | 20.000 | 14.00 | 23.318 | 14.0 | - | +0.0% |" in lines
     assert any(line.startswith("† edgekit's virtual device") for line in lines)
 
 

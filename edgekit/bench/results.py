@@ -156,7 +156,8 @@ def latest_per_run_kind(records: Iterable[BenchRecord], *, profile: Optional[str
     for record in records:
         if not record.ok or (profile is not None and record.profile != profile):
             continue
-        key = (record.model, record.profile, record.device.get("serial"), record.settings_key)
+        device = record.device.get("serialno") or record.device.get("serial")  # serialno survives reconnects
+        key = (record.model, record.profile, device, record.settings_key)
         latest.pop(key, None)  # re-insert so the order follows the latest run
         latest[key] = record
     return list(latest.values())
