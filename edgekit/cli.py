@@ -94,6 +94,18 @@ def models(family: Optional[str], sort_by: Optional[str], reverse: bool, as_json
     )
 
 
+@cli.command()
+@click.argument("model")
+@json_option
+def info(model: str, as_json: bool) -> None:
+    """Reference values of MODEL plus figures computed from the built network: trainable
+    parameters, MACs at 1x3x224x224 and the table's FLOPs / MACs ratio."""
+    from edgekit import zoo
+
+    details = zoo.model_info(model)
+    emit(details.to_dict(), as_json, lambda _: details.to_text())
+
+
 # ------------------------------------------------------------------------------ entry point
 
 

@@ -99,7 +99,27 @@ class ModelInfo:
     flops_ratio: Optional[float]  # the table's FLOPs (G) / macs_g
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Flat: the table's columns (name, family, top1, ..., t4_fp32_bs8_ms), then the computed figures."""
+        data = dataclasses.asdict(self)
+        return {**(data.pop("reference") or {}), **data}
+
+    def to_text(self) -> str:
+        from edgekit._table import format_cell
+
+        row = self.reference or {}
+        lines = [f"{self.name} ({self.family})"]
+        if self.built_by == "quantization":
+            lines.append(f"  built by quantization: edgekit quantize {self.architecture}; "
+                         f"the figures below are those of {self.architecture}")
+        lines.append(f"  pretrained weights  {self.pretrained_url}")
+        lines.append("  PaddleClas table:   " + "  ".join(
+            f"{key} {format_cell(row.get(key))}" for key in ("top1", "top5", "flops_g", "params_m", "sd855_ms",
+                                                            "storage_mb")))
+        lines.append(f"  params_m_computed   {self.params_m_computed:.4f}  (trainable; "
+                     f"{self.params_m_with_bn_stats:.4f} with BatchNorm running statistics)")
+        lines.append(f"  macs_g              {self.macs_g:.4f}  (conv + linear, 1x3x224x224)")
+        lines.append(f"  flops_ratio         {format_cell(self.flops_ratio)}  (table FLOPs / macs_g)")
+        return "\n".join(lines)
 
 
 def model_info(name: str) -> ModelInfo:
