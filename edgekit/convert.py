@@ -174,6 +174,13 @@ def _legalize_version() -> int:
     return LEGALIZE_VERSION
 
 
+def find_converted(model: InferenceModel, workspace: Workspace, *, target: str = "arm",
+                   fp16: bool = False) -> Optional[LiteModel]:
+    """The finished conversion of ``model`` with these settings, or None; runs nothing."""
+    found = workspace.find(STAGE, model.name, convert_settings(model, resolve_target(target), fp16))
+    return lite_model_from_folder(found, reused=True) if found is not None else None
+
+
 def convert_model(source: Source, workspace: Workspace, *, target: str = "arm", fp16: bool = False,
                   force: bool = False) -> LiteModel:
     """The .nb of ``source`` for ``target`` (converted now, or reused from the workspace)."""
@@ -183,9 +190,9 @@ def convert_model(source: Source, workspace: Workspace, *, target: str = "arm", 
                          f"({chosen.valid_targets}) has no fp16 mode")
     model = resolve_inference_model(source, workspace)
     settings = convert_settings(model, chosen, fp16)
-    found = None if force else workspace.find(STAGE, model.name, settings)
+    found = None if force else find_converted(model, workspace, target=chosen.name, fp16=fp16)
     if found is not None:
-        return lite_model_from_folder(found, reused=True)
+        return found
 
     final = workspace.artifact_dir(STAGE, model.name, settings)
     with removing_empty_parent(final), building(final) as tmp:

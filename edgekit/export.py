@@ -124,6 +124,13 @@ def export_settings(input_size: int, pretrained: Pretrained) -> dict:
     }
 
 
+def find_exported(name: str, workspace: Workspace, *, pretrained: Pretrained = None,
+                  input_size: int = 224) -> Optional[InferenceModel]:
+    """The finished export of ``name`` with these settings, or None; never imports paddle."""
+    found = workspace.find(STAGE, name, export_settings(input_size, pretrained))
+    return load_inference_model(found, reused=True) if found is not None else None
+
+
 def export_model(name: str, workspace: Workspace, *, pretrained: Pretrained = None, input_size: int = 224,
                  onnx: bool = False, force: bool = False) -> InferenceModel:
     """The Paddle inference model of zoo model ``name`` (exported now, or reused).
@@ -134,9 +141,9 @@ def export_model(name: str, workspace: Workspace, *, pretrained: Pretrained = No
     if input_size < 32 or input_size % 32:
         raise UsageError(f"--input-size {input_size} must be a positive multiple of 32 (the models downsample 32x)")
     settings = export_settings(input_size, pretrained)
-    found = None if force else workspace.find(STAGE, name, settings)
-    if found is not None and (not onnx or (found / ONNX_FILE).is_file()):
-        return load_inference_model(found, reused=True)
+    found = None if force else find_exported(name, workspace, pretrained=pretrained, input_size=input_size)
+    if found is not None and (not onnx or found.onnx_file is not None):
+        return found
 
     final = workspace.artifact_dir(STAGE, name, settings)
     with removing_empty_parent(final), building(final) as tmp:

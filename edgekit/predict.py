@@ -1,0 +1,159 @@
+"""Predict: classify images on this machine with Paddle Lite's x86 runtime.
+
+The images go through PaddleClas's evaluation transform (``edgekit.preprocess.Preprocess``),
+the x86 ``.nb`` runs in a child process (``edgekit.lite_runtime``) and the top-k classes come
+with their ImageNet labels and softmax scores. A model name or folder is converted for x86 on
+demand; a ``.nb`` path is used as it is.
+
+Host results of int8 ``.nb`` files are flagged as untrusted: on Paddle Lite 2.13rc0's x86
+runtime the int8 kernels segfault or give NaN with a quantized fc, and with the fc kept float
+their int8 convolutions gave wrong answers (a pretrained classifier fell to chance while the
+same program was right in Paddle Inference). Measure int8 accuracy with ``edgekit quantize``
+(Paddle Inference) or on the phone instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from edgekit.errors import InvalidInputError, RuntimeCrashError, UsageError
+from edgekit.export import Pretrained
+from edgekit.workspace import Workspace, read_manifest
+
+INT8_WARNING = ("int8 .nb on the host: Paddle Lite 2.13rc0's x86 int8 kernels are known to give wrong "
+                "results (or crash), so these scores cannot be trusted; measure int8 accuracy with "
+                "'edgekit quantize' (Paddle Inference) or on the phone")
+NAN_WARNING = "the runtime returned NaN or infinite values: these scores cannot be trusted"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassScore:
+    class_id: int
+    label: str
+    score: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagePrediction:
+    image: str
+    top: tuple[ClassScore, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionResult:
+    model: str
+    nb_path: Path
+    quantized: bool
+    trusted: bool
+    warning: Optional[str]
+    predictions: tuple[ImagePrediction, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "model": self.model,
+            "nb_path": str(self.nb_path),
+            "quantized": self.quantized,
+            "trusted": self.trusted,
+            "warning": self.warning,
+            "predictions": [
+                {"image": p.image, "top": [dataclasses.asdict(c) for c in p.top]} for p in self.predictions
+            ],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class _HostModel:
+    name: str
+    nb_path: Path
+    quantized: bool
+    input_size: int
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax; rows that already are probabilities (≥ 0, summing to 1) pass unchanged."""
+    logits = np.asarray(logits, dtype=np.float64)
+    sums = logits.sum(axis=1, keepdims=True)
+    if np.all(logits >= 0) and np.allclose(sums, 1.0, atol=1e-3):
+        return logits  # a model exported with a softmax head already gives probabilities
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def top_k(probabilities: np.ndarray, k: int, labels: Sequence[str]) -> tuple[ClassScore, ...]:
+    order = np.argsort(-probabilities, kind="stable")[:k]
+    return tuple(ClassScore(int(i), labels[i] if i < len(labels) else f"class {i}", float(probabilities[i]))
+                 for i in order)
+
+
+def _nb_model(nb_path: Path) -> _HostModel:
+    """A user-given .nb: its manifest when it is a workspace artifact, else its kernel keys."""
+    from edgekit.lite_runtime import inspect_nb
+
+    if not nb_path.is_file():
+        raise InvalidInputError(f"Paddle Lite model {nb_path} does not exist")
+    kernels = inspect_nb(nb_path)
+    if kernels.count and not kernels.runs_on_x86:
+        raise UsageError(f"{nb_path} was optimized for {', '.join(sorted(kernels.targets - {'host', 'any'}))}, "
+                         f"not x86; give the model name or folder and predict converts it for x86")
+    manifest = read_manifest(nb_path.parent)
+    quantized = kernels.int8 or bool(manifest and manifest.settings.get("quantized"))
+    name = manifest.model if manifest else nb_path.stem
+    return _HostModel(name=name, nb_path=nb_path, quantized=quantized, input_size=0)
+
+
+def _host_model(model: Union[str, Path], workspace: Workspace, pretrained: Pretrained) -> _HostModel:
+    from edgekit.convert import convert_model, resolve_inference_model
+
+    if str(model).endswith(".nb"):
+        return _nb_model(Path(model).expanduser())
+    source = resolve_inference_model(model, workspace, pretrained=pretrained)
+    lite = convert_model(source, workspace, target="x86")
+    return _HostModel(name=lite.name, nb_path=lite.nb_path, quantized=lite.quantized,
+                      input_size=int(source.input_shape[-1]))
+
+
+def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], workspace: Workspace, *,
+                   topk: int = 5, threads: int = 1, pretrained: Pretrained = None) -> PredictionResult:
+    """Top-``topk`` ImageNet classes of each image by the x86 .nb of ``model``."""
+    from edgekit.lite_runtime import run_nb
+    from edgekit.preprocess import Preprocess, decode_image, imagenet_labels
+
+    if not images:
+        raise UsageError("give at least one image")
+    if topk < 1:
+        raise UsageError(f"--topk must be at least 1 (got {topk})")
+    # Decode first: an unreadable image (named in the InvalidInputError) fails before any conversion.
+    decoded = [decode_image(Path(image)) for image in images]
+    host = _host_model(model, workspace, pretrained)
+    batch = Preprocess(crop=host.input_size or 224).batch(decoded)
+    try:
+        logits = run_nb(host.nb_path, batch, threads=threads)
+    except RuntimeCrashError as e:
+        if host.quantized:  # known: say so, rather than leave the user to guess
+            raise RuntimeCrashError(f"{e} (an int8 .nb: Paddle Lite 2.13rc0's x86 int8 kernels are known to "
+                                    f"crash; measure int8 models with 'edgekit quantize' or on the phone)") from None
+        raise
+    finite = bool(np.all(np.isfinite(logits)))
+    probabilities = softmax(np.nan_to_num(logits, nan=0.0, posinf=0.0, neginf=0.0))
+    labels = imagenet_labels()
+    warning = INT8_WARNING if host.quantized else (None if finite else NAN_WARNING)
+    return PredictionResult(
+        model=host.name, nb_path=host.nb_path, quantized=host.quantized, trusted=warning is None, warning=warning,
+        predictions=tuple(ImagePrediction(str(image), top_k(row, topk, labels))
+                          for image, row in zip(images, probabilities)),
+    )
+
+
+def format_predictions(result: PredictionResult) -> str:
+    lines = [f"model {result.model} ({result.nb_path}, Paddle Lite x86)"]
+    if result.warning:
+        lines.append(f"WARNING: {result.warning}")
+    for prediction in result.predictions:
+        lines.append(prediction.image)
+        for rank, score in enumerate(prediction.top, 1):
+            lines.append(f"  {rank}. {score.class_id:4d}  {score.score:.4f}  {score.label}")
+    return "\n".join(lines)
