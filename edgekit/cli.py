@@ -106,6 +106,107 @@ def info(model: str, as_json: bool) -> None:
     emit(details.to_dict(), as_json, lambda _: details.to_text())
 
 
+# ------------------------------------------------------------- export, convert, predict, zoo build
+
+
+def _pretrained_arg(value: Optional[str]) -> Any:
+    """--pretrained: 'official' means PaddleClas's published weights; else a path or URL."""
+    return True if value == "official" else value
+
+
+PRETRAINED_HELP = "Weights: a .pdparams path, an http(s) URL, or 'official' (PaddleClas's); default random."
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--pretrained", help=PRETRAINED_HELP)
+@click.option("--input-size", default=224, show_default=True, type=int, help="Side of the square input.")
+@click.option("--onnx", is_flag=True, help="Also write model.onnx (paddle2onnx), checked with onnxruntime.")
+@click.option("--force", is_flag=True, help="Export again even when the workspace has this export.")
+@workspace_option
+@json_option
+def export(model: str, pretrained: Optional[str], input_size: int, onnx: bool, force: bool,
+           workspace: Optional[str], as_json: bool) -> None:
+    """Export a zoo MODEL to a Paddle inference model (inference.pdmodel/.pdiparams)."""
+    from edgekit.export import export_model
+
+    result = export_model(model, open_workspace(workspace), pretrained=_pretrained_arg(pretrained),
+                          input_size=input_size, onnx=onnx, force=force)
+    emit(result.to_dict(), as_json, lambda d: (
+        f"{'reused' if d['reused'] else 'exported'} {d['name']} "
+        f"(input {'x'.join(map(str, d['input_shape']))}) in {d['directory']}"
+        + (f"\nONNX (checked against Paddle Inference): {d['onnx_file']}" if d["onnx_file"] else "")))
+
+
+@cli.command()
+@click.argument("model_or_dir", metavar="MODEL_OR_DIR")
+@click.option("--target", default="arm", show_default=True,
+              help="opt target from opt_configs/targets.yaml (arm, x86, opencl or 'opencl,arm').")
+@click.option("--fp16", is_flag=True, help="opt's --enable_fp16 (ARM fp16 kernels).")
+@click.option("--pretrained", help=PRETRAINED_HELP + " Only for zoo names.")
+@click.option("--force", is_flag=True, help="Run opt again even when the workspace has this .nb.")
+@workspace_option
+@json_option
+def convert(model_or_dir: str, target: str, fp16: bool, pretrained: Optional[str], force: bool,
+            workspace: Optional[str], as_json: bool) -> None:
+    """Convert a zoo model, MODEL_int8, or an inference-model folder to a Paddle Lite .nb with opt."""
+    from edgekit.convert import convert_model, resolve_inference_model
+
+    ws = open_workspace(workspace)
+    source = resolve_inference_model(model_or_dir, ws, pretrained=_pretrained_arg(pretrained))
+    result = convert_model(source, ws, target=target, fp16=fp16, force=force)
+    emit(result.to_dict(), as_json, lambda d: (
+        f"{'reused' if d['reused'] else 'converted'} {d['name']} for {d['target']} ({d['valid_targets']}"
+        f"{', fp16' if d['fp16'] else ''}): {d['nb_path']} ({d['bytes']} bytes, {d['mib']:.2f} MiB)"))
+
+
+@cli.command()
+@click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
+@click.option("--model", "model", required=True, metavar="MODEL_OR_NB",
+              help="A zoo name, MODEL_int8, an inference-model folder, or an x86 .nb file.")
+@click.option("--topk", default=5, show_default=True, type=int)
+@click.option("--threads", default=1, show_default=True, type=int, help="CPU threads of the x86 runtime.")
+@click.option("--pretrained", help=PRETRAINED_HELP + " Only for zoo names.")
+@workspace_option
+@json_option
+def predict(images: tuple[str, ...], model: str, topk: int, threads: int, pretrained: Optional[str],
+            workspace: Optional[str], as_json: bool) -> None:
+    """Classify IMAGEs on this machine with Paddle Lite's x86 runtime (top-k ImageNet classes)."""
+    from edgekit.predict import format_predictions, predict_images
+
+    result = predict_images(list(images), model, open_workspace(workspace), topk=topk, threads=threads,
+                            pretrained=_pretrained_arg(pretrained))
+    emit(result.to_dict(), as_json, lambda _: format_predictions(result))
+
+
+@cli.group("zoo")
+def zoo_group() -> None:
+    """Work on many zoo models at once."""
+
+
+@zoo_group.command("build")
+@click.argument("models", nargs=-1, metavar="[MODEL...]")
+@click.option("--all", "all_models", is_flag=True, help="The 32 models of PaddleClas's table.")
+@click.option("--int8", is_flag=True, help="Also quantize each model (MODEL_int8, default preset).")
+@click.option("--target", default="arm", show_default=True, help="opt target (opt_configs/targets.yaml).")
+@click.option("--jobs", type=int, default=None, help="Models built in parallel [default: CPUs, at most 4].")
+@click.option("--force", is_flag=True, help="Rebuild every artifact, even those in the workspace.")
+@workspace_option
+@json_option
+def zoo_build(models: tuple[str, ...], all_models: bool, int8: bool, target: str, jobs: Optional[int],
+              force: bool, workspace: Optional[str], as_json: bool) -> None:
+    """Export (quantize) and convert many models in parallel; compare .nb sizes with the seed table."""
+    from edgekit import zoo_build as builder
+    from edgekit.errors import ToolError
+
+    names = builder.select_models(models, all_models=all_models, int8=int8)
+    result = builder.zoo_build(names, open_workspace(workspace), target=target, jobs=jobs, force=force)
+    emit(result.to_dict(), as_json, lambda _: builder.format_build(result))
+    failed = [o.model for o in result.outcomes if not o.ok]
+    if failed:
+        raise ToolError(f"{len(failed)} of {len(result.outcomes)} models failed: {', '.join(failed)}")
+
+
 # ------------------------------------------------------------------------------ entry point
 
 

@@ -47,3 +47,55 @@ def run_cli(workspace: Path):
         return result
 
     return run
+
+
+# ------------------------------------------------------------- weights with logits of order 1
+
+
+def order_one_state(model: Any, seed: int = 1) -> dict:
+    """A state dict for ``model`` whose logits are of order 1.
+
+    Randomly initialised zoo models give logits of about 1e-7, so a check relative to the
+    largest logit proves nothing; He-initialised convolutions, unit BatchNorm statistics and a
+    1/sqrt(fan_in) classifier keep activations, and so logits, at a realistic scale.
+    """
+    import numpy as np
+
+    rs = np.random.RandomState(seed)
+    state = {}
+    for key, value in model.state_dict().items():
+        array = value.numpy()
+        if key.endswith("_mean"):
+            new = np.zeros_like(array)
+        elif key.endswith("_variance"):
+            new = np.ones_like(array)
+        elif array.ndim == 4:  # conv [out, in/groups, kh, kw]
+            new = rs.standard_normal(array.shape) * np.sqrt(2.0 / np.prod(array.shape[1:]))
+        elif array.ndim == 2:  # linear [in, out]
+            new = rs.standard_normal(array.shape) * np.sqrt(1.0 / array.shape[0])
+        elif key.endswith("weight"):  # BatchNorm scale
+            new = np.ones_like(array)
+        else:  # biases
+            new = rs.standard_normal(array.shape) * 0.1
+        state[key] = new.astype(array.dtype)
+    return state
+
+
+@pytest.fixture(scope="session")
+def order_one_weights(tmp_path_factory):
+    """Factory: ``order_one_weights(name)`` → a .pdparams for zoo model ``name`` (see order_one_state)."""
+    folder = tmp_path_factory.mktemp("order_one_weights")
+
+    def make(name: str) -> Path:
+        path = folder / f"{name}.pdparams"
+        if not path.exists():
+            import paddle
+
+            from edgekit import zoo
+
+            paddle.seed(0)
+            model = zoo.create_model(name)
+            paddle.save(order_one_state(model), str(path))
+        return path
+
+    return make
