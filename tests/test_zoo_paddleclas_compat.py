@@ -111,3 +111,28 @@ def test_paddleclas_weights_give_paddleclas_logits(ppcls, name, tmp_path):
     assert actual.shape == (2, 1000)
     scale = float(np.abs(expected).max())
     np.testing.assert_allclose(actual, expected, rtol=1e-4, atol=1e-5 * scale)
+
+
+def _exported_op_types(model: "paddle.nn.Layer", folder: Path) -> list[str]:
+    """Op types of the inference program paddle.jit.save writes (batch size left variable)."""
+    spec = [paddle.static.InputSpec([None, 3, 224, 224], "float32", name="x")]
+    paddle.jit.save(paddle.jit.to_static(model, input_spec=spec, full_graph=True), str(folder / "inference"))
+    paddle.enable_static()
+    try:
+        program, _, _ = paddle.static.load_inference_model(str(folder / "inference"),
+                                                           paddle.static.Executor(paddle.CPUPlace()))
+    finally:
+        paddle.disable_static()
+    return [op.type for op in program.global_block().ops]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["MobileNetV1_x0_25", "MobileNetV2_x0_25", "MobileNetV3_small_x0_35",
+                                  "MobileNetV3_large_x0_35", "ShuffleNetV2_x0_25", "ShuffleNetV2_swish"])
+def test_exported_program_has_paddleclas_ops_in_paddleclas_order(ppcls, name, tmp_path):
+    # the convert stage legalizes exactly the ops PaddleClas exports (relu6, hard_swish, swish,
+    # flatten_contiguous_range, and ShuffleNetV2's shape/slice/fill_constant → reshape2)
+    (tmp_path / "theirs").mkdir()
+    (tmp_path / "ours").mkdir()
+    expected = _exported_op_types(build_paddleclas(ppcls, name), tmp_path / "theirs")
+    assert _exported_op_types(zoo.create_model(name), tmp_path / "ours") == expected

@@ -35,11 +35,15 @@ STAGE_REPEATS = (4, 8, 4)
 
 
 def channel_shuffle(x: paddle.Tensor, groups: int) -> paddle.Tensor:
-    """Interleave the channels of ``groups`` groups, so the next block mixes both halves."""
-    _, channels, height, width = x.shape
-    x = paddle.reshape(x, [-1, groups, channels // groups, height, width])
+    """Interleave the channels of ``groups`` groups, so the next block mixes both halves.
+
+    The batch size comes from ``x.shape`` as in PaddleClas, so an export with a variable batch
+    gets the same shape/slice/fill_constant ops feeding reshape2 that PaddleClas's export has.
+    """
+    batch, channels, height, width = x.shape[0:4]
+    x = paddle.reshape(x, [batch, groups, channels // groups, height, width])
     x = paddle.transpose(x, [0, 2, 1, 3, 4])
-    return paddle.reshape(x, [-1, channels, height, width])
+    return paddle.reshape(x, [batch, channels, height, width])
 
 
 def _activation(name: Optional[str]) -> nn.Layer:
