@@ -1,0 +1,685 @@
+"""The adb facade: a small layer over adbutils (composition) that speaks edgekit's types and errors.
+
+``Device`` wraps one ``adbutils.AdbDevice``: ``shell`` returns (returncode, stdout, stderr)
+through the shell protocol v2 when the device has it, ``push`` skips files whose sha256 the device
+already has and keeps mode bits, ``pull`` is atomic on the host. ``list_devices`` reads one or
+several adb servers (``--adb-server HOST:PORT``, a devices file) and lists each device once, even
+when a server sees it twice (``127.0.0.1:5555`` and ``emulator-5554``), by ``ro.serialno``.
+
+Every adbutils or socket error becomes an ``edgekit.errors.DeviceError`` subclass: a device that
+disappears mid-command is a ``DeviceLostError`` naming its serial, a command past its time limit a
+``DeviceTimeoutError`` (closing the stream makes the device stop the command, as adbd does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import shlex
+import shutil
+import socket
+import stat as stat_module
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Optional, Sequence, Union
+
+import adbutils
+
+from edgekit.device.profiles import load_profile, match_profile
+from edgekit.errors import (DeviceError, DeviceLostError, DeviceNotFoundError, DeviceTimeoutError,
+                            InvalidInputError, MissingDependencyError, UsageError)
+from edgekit.workspace import sha256_file
+
+DEFAULT_SERVER_HOST = "127.0.0.1"
+DEFAULT_SERVER_PORT = 5037
+SYNC_DATA_MAX = 64 * 1024  # the sync protocol's limit for one DATA chunk
+SERVER_START_TIMEOUT = 20.0
+V1_EXIT_MARKER = "EDGEKIT_EXIT_CODE:"
+# Messages of the adb server that mean the device is gone (unplugged, adbd or the link died).
+LOST_MARKERS = ("not found", "offline", "no devices", "closed", "connection reset", "broken pipe")
+
+CommandLike = Union[str, Sequence[str]]
+
+
+@dataclasses.dataclass(frozen=True)
+class ShellResult:
+    command: str
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceInfo:
+    serial: str  # the adb serial (what `adb -s` takes): "R58M...", "127.0.0.1:5555"
+    adb_server: str  # "127.0.0.1:5037"
+    model: str
+    manufacturer: str
+    board: str  # ro.board.platform
+    soc: str
+    abi: str
+    cores: int
+    android_version: str
+    sdk: int
+    profile: Optional[str]
+    virtual: bool
+    serialno: str = ""  # ro.serialno: the same for every way the device is reached
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class RemoteStat:
+    path: str
+    mode: int
+    size: int
+    mtime: int
+
+    @property
+    def is_dir(self) -> bool:
+        return stat_module.S_ISDIR(self.mode)
+
+    @property
+    def is_file(self) -> bool:
+        return stat_module.S_ISREG(self.mode)
+
+
+def quote_command(command: CommandLike) -> str:
+    """One shell command line: a string as it is, a sequence quoted argument by argument."""
+    if isinstance(command, str):
+        return command
+    return " ".join(shlex.quote(str(arg)) for arg in command)
+
+
+# ------------------------------------------------------------------------------- servers
+
+
+def parse_server(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6addr]:PORT`` too) as (host, port); UsageError when malformed."""
+    text = address.strip()
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([^:\s\[\]]+):(\d+)", text)
+    if not match:
+        raise UsageError(f"malformed adb server address {address!r} (expected HOST:PORT)")
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if not 0 < port < 65536:
+        raise UsageError(f"adb server address {address!r}: port {port} is out of range")
+    return host, port
+
+
+def format_server(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def default_server() -> str:
+    """$ANDROID_ADB_SERVER_ADDRESS (or adbutils' $ANDROID_ADB_SERVER_HOST) and
+    $ANDROID_ADB_SERVER_PORT, else 127.0.0.1:5037 — the server the adb client would use."""
+    host = (os.environ.get("ANDROID_ADB_SERVER_ADDRESS") or os.environ.get("ANDROID_ADB_SERVER_HOST")
+            or DEFAULT_SERVER_HOST)
+    port_text = os.environ.get("ANDROID_ADB_SERVER_PORT") or str(DEFAULT_SERVER_PORT)
+    if not port_text.isdigit():
+        raise UsageError(f"$ANDROID_ADB_SERVER_PORT is not a port number: {port_text!r}")
+    return format_server(host, int(port_text))
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def server_running(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def adb_executable() -> str:
+    """The adb client binary; MissingDependencyError with a hint when there is none."""
+    found = os.environ.get("ADBUTILS_ADB_PATH") or shutil.which("adb")
+    if not found:
+        raise MissingDependencyError("the adb command is not installed (Debian: apt-get install adb)")
+    return found
+
+
+def start_server(host: str, port: int) -> None:
+    """Start an adb server on a loopback port, as ``adb -P PORT start-server`` does."""
+    try:
+        proc = subprocess.run([adb_executable(), "-P", str(port), "start-server"], capture_output=True,
+                              text=True, timeout=SERVER_START_TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise DeviceError(f"adb server on port {port} did not start within {SERVER_START_TIMEOUT:.0f} s") from None
+    if proc.returncode != 0 or not server_running(host, port):
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise DeviceError(f"cannot start an adb server on {format_server(host, port)}"
+                          f"{': ' + detail[-1] if detail else ''}")
+
+
+def ensure_server(address: str) -> tuple[str, int]:
+    """(host, port) of a running adb server: a local one is started when it is not running."""
+    host, port = parse_server(address)
+    if server_running(host, port):
+        return host, port
+    if not _is_loopback(host):
+        raise DeviceError(f"adb server {address} is not reachable")
+    start_server(host, port)
+    return host, port
+
+
+def _client(address: str) -> adbutils.AdbClient:
+    host, port = ensure_server(address)
+    return adbutils.AdbClient(host=host, port=port)
+
+
+def connect_device(address: str, adb_server: Optional[str] = None, timeout: float = 10.0) -> str:
+    """``adb connect ADDRESS`` on an adb server, then wait until the device is online (the
+    handshake ends after the server has answered); returns what the server said."""
+    server = adb_server or default_server()
+    client = _client(server)
+    try:
+        reply = client.connect(address, timeout=timeout)
+        if "connected to" in reply:
+            client.wait_for(address, state="device", timeout=timeout)
+    except (adbutils.AdbError, OSError) as e:
+        raise DeviceError(f"adb connect {address} through {server} failed: {e or type(e).__name__}") from None
+    if "connected to" not in reply:
+        raise DeviceError(f"adb connect {address} through {server}: {reply.strip()}")
+    return reply.strip()
+
+
+def disconnect_device(address: str, adb_server: Optional[str] = None) -> None:
+    """``adb disconnect ADDRESS``; silent when the server or the device is gone already."""
+    host, port = parse_server(adb_server or default_server())
+    if server_running(host, port):
+        with contextlib.suppress(adbutils.AdbError, OSError):
+            adbutils.AdbClient(host=host, port=port).disconnect(address)
+
+
+# ---------------------------------------------------------------------------------- device
+
+
+def _parse_getprop(text: str) -> dict[str, str]:
+    props = {}
+    for line in text.splitlines():
+        match = re.match(r"^\[(.+?)\]: \[(.*)\]\s*$", line)
+        if match:
+            props[match.group(1)] = match.group(2)
+    return props
+
+
+def _count_cpus(possible: str) -> int:
+    """Cores in a kernel CPU list such as ``0-7`` or ``0-3,6``."""
+    total = 0
+    for part in possible.strip().split(","):
+        bounds = part.split("-")
+        if not part or not all(b.strip().isdigit() for b in bounds):
+            continue
+        total += int(bounds[-1]) - int(bounds[0]) + 1
+    return total
+
+
+class Device:
+    """One device behind an adb server. Methods open their own adb connections, so a Device may
+    be used from several threads; properties are read once and cached."""
+
+    def __init__(self, adb_device: adbutils.AdbDevice, adb_server: str):
+        self._adb = adb_device
+        self.serial: str = adb_device.serial or ""
+        self.adb_server = adb_server
+        self._props: Optional[dict[str, str]] = None
+        self._cpus = 0
+        self._features: Optional[frozenset[str]] = None
+        self._info: Optional[DeviceInfo] = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Device({self.serial!r} via {self.adb_server})"
+
+    # -- errors ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Translate adbutils and socket failures of ``action`` into DeviceError subclasses."""
+        try:
+            yield
+        except (adbutils.AdbTimeout, socket.timeout):
+            raise DeviceTimeoutError(f"{action} on {self.serial}: no answer from the adb server") from None
+        except adbutils.AdbError as e:
+            raise self._classify(action, str(e)) from None
+        except (EOFError, ConnectionError) as e:
+            raise DeviceLostError(f"device {self.serial} disappeared during {action} ({e or 'stream closed'})") from None
+        except OSError as e:
+            raise self._classify(action, str(e)) from None
+
+    def _classify(self, action: str, message: str) -> DeviceError:
+        host, port = parse_server(self.adb_server)
+        if not server_running(host, port):
+            return DeviceError(f"adb server {self.adb_server} went away during {action} on {self.serial}")
+        if any(marker in message.lower() for marker in LOST_MARKERS):
+            return DeviceLostError(f"device {self.serial} disappeared during {action} ({message.strip()})")
+        return DeviceError(f"{action} on {self.serial} failed: {message.strip()}")
+
+    def _open(self, service: str, timeout: Optional[float]) -> adbutils.AdbConnection:
+        """A connection to ``service`` on the device (host:transport + the service request)."""
+        connection = self._adb.open_transport(timeout=timeout)
+        try:
+            connection.send_command(service)
+            connection.check_okay()
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    # -- properties -------------------------------------------------------------------
+
+    def _load_props(self) -> dict[str, str]:
+        with self._lock:
+            if self._props is None:
+                # One round trip for every property and the CPU list.
+                result = self.shell("getprop; echo EDGEKIT_CPUS; cat /sys/devices/system/cpu/possible",
+                                    timeout=30)
+                head, _, cpus = result.stdout.partition("EDGEKIT_CPUS")
+                self._props = _parse_getprop(head)
+                self._cpus = _count_cpus(cpus)
+            return self._props
+
+    def prop(self, name: str) -> str:
+        """A system property (``getprop NAME``); "" when the device does not set it."""
+        props = self._load_props()
+        if name in props:
+            return props[name]
+        return self.shell(["getprop", name], timeout=30).stdout.strip()
+
+    @property
+    def props(self) -> Mapping[str, str]:
+        return dict(self._load_props())
+
+    @property
+    def info(self) -> DeviceInfo:
+        """What the device is (read once: one shell call for every property)."""
+        if self._info is None:
+            self._info = self._read_info()
+        return self._info
+
+    def _read_info(self) -> DeviceInfo:
+        props = self._load_props()
+        profile = match_profile(props)
+        profile_obj = load_profile(profile) if profile else None
+        soc = (profile_obj.soc if profile_obj else "") or props.get("ro.soc.model") \
+            or props.get("ro.hardware.chipname") or props.get("ro.hardware", "")
+        sdk_text = props.get("ro.build.version.sdk", "")
+        return DeviceInfo(
+            serial=self.serial,
+            adb_server=self.adb_server,
+            model=props.get("ro.product.model", ""),
+            manufacturer=props.get("ro.product.manufacturer", ""),
+            board=props.get("ro.board.platform", ""),
+            soc=soc,
+            abi=props.get("ro.product.cpu.abi", ""),
+            cores=self._cpus or (profile_obj.core_count if profile_obj else 0),
+            android_version=props.get("ro.build.version.release", ""),
+            sdk=int(sdk_text) if sdk_text.isdigit() else 0,
+            profile=profile,
+            virtual=props.get("ro.edgekit.virtual") == "1",
+            serialno=props.get("ro.serialno", "") or self.serial,
+        )
+
+    def features(self) -> frozenset[str]:
+        """What the device's adbd advertised (shell_v2, stat_v2, ...)."""
+        if self._features is None:
+            with self._errors("reading adb features"):
+                self._features = frozenset(f for f in self._adb.get_features().split(",") if f)
+        return self._features
+
+    # -- shell ------------------------------------------------------------------------
+
+    def shell(self, command: CommandLike, *, timeout: Optional[float] = None) -> ShellResult:
+        """Run a command in the device's shell: exit code and (shell v2) separate stderr.
+
+        A sequence is quoted argument by argument. Past ``timeout`` seconds the stream is closed,
+        which makes adbd kill the command, and DeviceTimeoutError is raised."""
+        text = quote_command(command)
+        deadline = time.monotonic() + timeout if timeout else None
+        v2 = "shell_v2" in self.features()
+        action = f"shell {text!r}"
+        with self._errors(action):
+            try:
+                if v2:
+                    code, out, err = self._shell_v2(text, deadline)
+                else:
+                    code, out, err = self._shell_v1(text, deadline)
+            except (socket.timeout, adbutils.AdbTimeout):
+                if deadline is not None and time.monotonic() >= deadline - 0.05:
+                    raise DeviceTimeoutError(f"{action} on {self.serial} ran past {timeout:g} s; "
+                                             f"it was stopped") from None
+                raise
+        return ShellResult(text, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+    @staticmethod
+    def _recv_exact(connection: adbutils.AdbConnection, size: int, deadline: Optional[float]) -> bytes:
+        buffer = bytearray()
+        while len(buffer) < size:
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise socket.timeout("deadline")
+                connection.conn.settimeout(remaining)
+            chunk = connection.conn.recv(size - len(buffer))
+            if not chunk:
+                raise EOFError("stream closed before the command finished")
+            buffer += chunk
+        return bytes(buffer)
+
+    def _shell_v2(self, text: str, deadline: Optional[float]) -> tuple[int, bytes, bytes]:
+        # Shell protocol v2 packets: 1 byte id, 4 bytes little-endian length, data.
+        connection = self._open(f"shell,v2,raw:{text}", self._remaining(deadline))
+        out, err = bytearray(), bytearray()
+        try:
+            # Close stdin (id 4): commands reading stdin see EOF, as with `adb shell < /dev/null`.
+            connection.conn.sendall(struct.pack("<BI", 4, 0))
+            while True:
+                packet_id, length = struct.unpack("<BI", self._recv_exact(connection, 5, deadline))
+                data = self._recv_exact(connection, length, deadline) if length else b""
+                if packet_id == 1:
+                    out += data
+                elif packet_id == 2:
+                    err += data
+                elif packet_id == 3:
+                    return (data[0] if data else 255), bytes(out), bytes(err)
+        finally:
+            connection.close()
+
+    def _shell_v1(self, text: str, deadline: Optional[float]) -> tuple[int, bytes, bytes]:
+        # No exit code in v1: run the command in a subshell and print its status after it.
+        wrapped = f"({text}\n); echo {V1_EXIT_MARKER}$?"
+        connection = self._open(f"shell:{wrapped}", self._remaining(deadline))
+        output = bytearray()
+        try:
+            while True:
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise socket.timeout("deadline")
+                    connection.conn.settimeout(remaining)
+                chunk = connection.conn.recv(65536)
+                if not chunk:
+                    break
+                output += chunk
+        finally:
+            connection.close()
+        text_out = bytes(output)
+        marker = text_out.rfind(V1_EXIT_MARKER.encode())
+        if marker < 0:
+            raise EOFError("stream closed before the command finished")
+        code = int(text_out[marker + len(V1_EXIT_MARKER):].strip() or b"255")
+        return code, text_out[:marker], b""
+
+    @staticmethod
+    def _remaining(deadline: Optional[float]) -> Optional[float]:
+        return None if deadline is None else max(0.1, deadline - time.monotonic())
+
+    # -- files ------------------------------------------------------------------------
+
+    def sha256(self, remote: str) -> Optional[str]:
+        """The sha256 of a file on the device (toybox ``sha256sum``); None when it is absent."""
+        quoted = shlex.quote(remote)
+        result = self.shell(f"[ -f {quoted} ] || exit 3; sha256sum {quoted}", timeout=120)
+        if result.returncode == 3:
+            return None
+        if result.returncode != 0 or not result.stdout.strip():
+            raise DeviceError(f"sha256sum {remote} on {self.serial} failed (exit {result.returncode}): "
+                              f"{(result.stderr or result.stdout).strip()[:200]}")
+        return result.stdout.split()[0].lower()
+
+    def stat(self, remote: str) -> Optional[RemoteStat]:
+        """Mode, size and mtime of a remote path (sync STAT); None when it does not exist."""
+        with self._errors(f"stat {remote}"):
+            info = self._adb.sync.stat(remote)
+        if info.mode == 0:
+            return None
+        mtime = int(info.mtime.timestamp()) if info.mtime else 0
+        return RemoteStat(remote, info.mode, info.size, mtime)
+
+    def exists(self, remote: str) -> bool:
+        return self.stat(remote) is not None
+
+    def listdir(self, remote: str) -> list[str]:
+        """Names in a remote folder (sync LIST), without . and .."""
+        with self._errors(f"list {remote}"):
+            entries = self._adb.sync.list(remote)
+        return sorted(e.path for e in entries if e.path not in (".", ".."))
+
+    def push(self, local: Path, remote: str, *, skip_unchanged: bool = True) -> bool:
+        """Copy a host file to the device, keeping its mode bits (0755 for a binary).
+
+        Returns False when the device already had a file with the same sha256 (and mode), which
+        is then not pushed again. ``remote`` ending in "/" is a folder: the file keeps its name."""
+        local = Path(local)
+        if not local.is_file():
+            raise InvalidInputError(f"cannot push {local}: no such file")
+        if remote.endswith("/"):
+            remote += local.name
+        mode = stat_module.S_IMODE(local.stat().st_mode)
+        if skip_unchanged and self._same_remote_file(local, remote, mode):
+            return False
+        self._send_file(local, remote, mode)
+        return True
+
+    def _same_remote_file(self, local: Path, remote: str, mode: int) -> bool:
+        digest = self.sha256(remote)
+        if digest is None or digest != sha256_file(local):
+            return False
+        remote_stat = self.stat(remote)
+        return remote_stat is not None and stat_module.S_IMODE(remote_stat.mode) == mode
+
+    def _send_file(self, local: Path, remote: str, mode: int) -> None:
+        # Sync SEND, written here (over adbutils' connection) to report the device's FAIL reason
+        # and to send 64 KiB chunks.
+        action = f"push {local} to {remote}"
+        with self._errors(action):
+            connection = self._open("sync:", None)
+            try:
+                spec = f"{remote},{stat_module.S_IFREG | mode}".encode()
+                connection.conn.sendall(b"SEND" + struct.pack("<I", len(spec)) + spec)
+                with open(local, "rb") as f:
+                    while chunk := f.read(SYNC_DATA_MAX):
+                        connection.conn.sendall(b"DATA" + struct.pack("<I", len(chunk)) + chunk)
+                connection.conn.sendall(b"DONE" + struct.pack("<I", int(local.stat().st_mtime)))
+                status, length = struct.unpack("<4sI", self._recv_exact(connection, 8, None))
+                if status == b"FAIL":
+                    reason = self._recv_exact(connection, length, None).decode("utf-8", "replace")
+                    raise DeviceError(f"{action} on {self.serial} failed: {reason}")
+                if status != b"OKAY":
+                    raise DeviceError(f"{action} on {self.serial}: unexpected sync reply {status!r}")
+                connection.conn.sendall(b"QUIT" + struct.pack("<I", 0))
+            finally:
+                connection.close()
+
+    def pull(self, remote: str, local: Path) -> None:
+        """Copy a device file to the host; ``local`` appears only once it is complete."""
+        local = Path(local)
+        local.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{local.name}.", suffix=".pull", dir=local.parent)
+        try:
+            with os.fdopen(fd, "wb") as f, self._errors(f"pull {remote}"):
+                for chunk in self._adb.sync.iter_content(remote):
+                    f.write(chunk)
+            os.replace(tmp, local)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def remove(self, remote: str, *, recursive: bool = False) -> None:
+        """``rm -f`` (``rm -rf`` when recursive); silent when the path does not exist."""
+        result = self.shell(["rm", "-rf" if recursive else "-f", remote], timeout=120)
+        if result.returncode != 0:
+            raise DeviceError(f"rm {remote} on {self.serial} failed: {(result.stderr or result.stdout).strip()}")
+
+    def install(self, apk: Path) -> None:
+        """Install an APK (push to /data/local/tmp, then ``pm install -r -t``)."""
+        apk = Path(apk)
+        if not apk.is_file():
+            raise InvalidInputError(f"cannot install {apk}: no such file")
+        remote = f"/data/local/tmp/edgekit-install-{os.getpid()}-{apk.name}"
+        self.push(apk, remote, skip_unchanged=False)
+        try:
+            result = self.shell(["pm", "install", "-r", "-t", remote], timeout=300)
+        finally:
+            with contextlib.suppress(DeviceError):
+                self.remove(remote)
+        output = (result.stdout + result.stderr).strip()
+        if result.returncode != 0 or "Success" not in output:
+            raise DeviceError(f"installing {apk.name} on {self.serial} failed: {output[-300:] or 'no output'}")
+
+
+# ------------------------------------------------------------------------------ discovery
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerSpec:
+    """An adb server to read devices from, and device addresses to `adb connect` through it."""
+
+    address: str
+    connect: tuple[str, ...] = ()
+
+
+def load_devices_file(path: Path) -> list[ServerSpec]:
+    """Read a devices file (YAML)::
+
+        adb_servers:
+          - 127.0.0.1:5037                  # a plain server
+          - address: 192.168.1.7:5037       # a server on another host ...
+            connect: [192.168.1.20:5555]    # ... and devices to `adb connect` through it
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise InvalidInputError(f"cannot read devices file {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise InvalidInputError(f"devices file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    entries = data.get("adb_servers") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise InvalidInputError(f"devices file {path} needs a non-empty 'adb_servers' list")
+    return [_server_spec(path, entry) for entry in entries]
+
+
+def _server_spec(path: Path, entry: Any) -> ServerSpec:
+    if isinstance(entry, str):
+        parse_server(entry)
+        return ServerSpec(entry)
+    if isinstance(entry, dict) and isinstance(entry.get("address"), str):
+        parse_server(entry["address"])
+        connect = entry.get("connect") or []
+        if isinstance(connect, str):
+            connect = [connect]
+        if not isinstance(connect, list) or not all(isinstance(a, str) for a in connect):
+            raise InvalidInputError(f"devices file {path}: 'connect' of {entry['address']} must list HOST:PORT addresses")
+        return ServerSpec(entry["address"], tuple(connect))
+    raise InvalidInputError(f"devices file {path}: each adb_servers entry is HOST:PORT or a mapping "
+                            f"with 'address' (got {entry!r})")
+
+
+def _server_specs(adb_servers: Sequence[str], devices_file: Optional[Path]) -> list[ServerSpec]:
+    specs = [ServerSpec(address) for address in adb_servers]
+    if devices_file is None and os.environ.get("EDGEKIT_DEVICES_FILE"):
+        devices_file = Path(os.environ["EDGEKIT_DEVICES_FILE"])
+    if devices_file is not None:
+        specs += load_devices_file(devices_file)
+    for spec in specs:
+        parse_server(spec.address)
+    return specs or [ServerSpec(default_server())]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scan:
+    devices: list[Device]
+    unusable: list[str]  # "SERIAL (unauthorized)" for devices adb sees but cannot use
+
+
+def _scan(adb_servers: Sequence[str], devices_file: Optional[Path]) -> _Scan:
+    devices: list[Device] = []
+    unusable: list[str] = []
+    by_serialno: dict[str, int] = {}
+    for spec in _server_specs(adb_servers, devices_file):
+        for address in spec.connect:
+            connect_device(address, spec.address)
+        client = _client(spec.address)
+        try:
+            entries = client.list()
+        except (adbutils.AdbError, OSError) as e:
+            raise DeviceError(f"cannot list devices of adb server {spec.address}: {e}") from None
+        for entry in entries:
+            if entry.state != "device":
+                unusable.append(f"{entry.serial} ({entry.state})")
+                continue
+            device = Device(client.device(serial=entry.serial), spec.address)
+            try:
+                key = device.info.serialno
+            except DeviceLostError:
+                continue  # it went away between the listing and the question
+            if key in by_serialno:
+                # The same device twice, e.g. the server's own probe of port 5555 (emulator-5554)
+                # beside `adb connect 127.0.0.1:5555`: keep the address the user connected.
+                index = by_serialno[key]
+                if devices[index].serial.startswith("emulator-") and not device.serial.startswith("emulator-"):
+                    devices[index] = device
+                continue
+            by_serialno[key] = len(devices)
+            devices.append(device)
+    return _Scan(devices, unusable)
+
+
+def list_devices(adb_servers: Sequence[str] = (), *, devices_file: Optional[Path] = None) -> list[Device]:
+    """Online devices of the given adb servers (default: $ANDROID_ADB_SERVER_ADDRESS/PORT or
+    127.0.0.1:5037; a local server is started when needed), each device listed once."""
+    return _scan(adb_servers, devices_file).devices
+
+
+def _describe(device: Device) -> str:
+    info = device.info
+    return f"{device.serial} ({info.profile or 'no profile'}, {info.model or '?'})"
+
+
+def select_devices(*, profile: Optional[str] = None, serial: Optional[str] = None,
+                   adb_servers: Sequence[str] = (), devices_file: Optional[Path] = None) -> list[Device]:
+    """Online devices matching the profile and/or the serial (default $ANDROID_SERIAL)."""
+    if profile is not None:
+        load_profile(profile)  # ConfigError naming the known profiles
+    serial = serial or os.environ.get("ANDROID_SERIAL") or None
+    scan = _scan(adb_servers, devices_file)
+    chosen = [d for d in scan.devices
+              if (serial is None or serial in (d.serial, d.info.serialno))
+              and (profile is None or d.info.profile == profile)]
+    if not chosen:
+        wanted = " and ".join(filter(None, [profile and f"profile {profile}", serial and f"serial {serial}"]))
+        present = ", ".join(_describe(d) for d in scan.devices + []) or "none"
+        extra = f"; not usable: {', '.join(scan.unusable)}" if scan.unusable else ""
+        raise DeviceNotFoundError(f"no connected device matches {wanted or 'the selection'} "
+                                  f"(connected: {present}{extra})")
+    return chosen
+
+
+def select_device(*, profile: Optional[str] = None, serial: Optional[str] = None,
+                  adb_servers: Sequence[str] = (), devices_file: Optional[Path] = None) -> Device:
+    """Exactly one matching device; several without a serial is an error naming them."""
+    chosen = select_devices(profile=profile, serial=serial, adb_servers=adb_servers, devices_file=devices_file)
+    if len(chosen) > 1:
+        names = ", ".join(_describe(d) for d in chosen)
+        raise DeviceNotFoundError(f"{len(chosen)} devices match{' profile ' + profile if profile else ''}: "
+                                  f"{names}; choose one with --serial")
+    return chosen[0]

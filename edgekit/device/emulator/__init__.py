@@ -1,0 +1,117 @@
+"""edgekit's virtual device: an adbd over TCP that the real adb server accepts with ``adb connect``.
+
+It speaks the adb wire protocol (CNXN without AUTH, OPEN/OKAY/WRTE/CLSE with adb's flow control),
+offers the shell (v1 and shell_v2) and sync services, reports a device profile's properties, and
+keeps its file system in a sandbox folder (see ``_sandbox`` for the mapping and its limits).
+Shell commands run on the host: its "benchmark binary" (``host_benchmark_bin``) is a host runner
+for x86 ``.nb`` files with the flags and output of Paddle Lite's benchmark tool.
+
+    with VirtualDevice("sd855") as vd:
+        connect_device(vd.address, "127.0.0.1:5037")
+        ...
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional
+
+from edgekit.device.emulator import _device_files
+from edgekit.device.emulator._adbd import Adbd
+from edgekit.device.emulator._sandbox import Sandbox
+from edgekit.device.profiles import DeviceProfile, load_profile
+from edgekit.workspace import atomic_write_text
+
+__all__ = ["VirtualDevice", "host_benchmark_bin", "LOOPBACK"]
+
+log = logging.getLogger(__name__)
+LOOPBACK = "127.0.0.1"
+
+
+class VirtualDevice:
+    """A running virtual device (its adbd serves in background threads of this process)."""
+
+    def __init__(self, profile: str = "sd855", *, port: int = 0, sandbox: Optional[Path] = None,
+                 host: str = LOOPBACK, serial: Optional[str] = None):
+        self.profile: DeviceProfile = load_profile(profile)
+        self._owns_sandbox = sandbox is None
+        root = Path(sandbox) if sandbox is not None else Path(tempfile.mkdtemp(prefix="edgekit-vd-"))
+        root.mkdir(parents=True, exist_ok=True)
+        self._sandbox = Sandbox(root)
+        if host not in (LOOPBACK, "localhost", "::1"):
+            log.warning("virtual device listens on %s: anyone who reaches it can run commands on this host", host)
+        banner = _device_files.banner(_device_files.properties(self.profile, ""))
+        self._adbd = Adbd(self._sandbox, banner, host=host, port=port)
+        self.host = host
+        self.port = self._adbd.port
+        self.serial: str = serial or f"edgekit-{self.profile.name}-{self.port}"
+        self.properties = _device_files.properties(self.profile, self.serial)
+        _device_files.populate(self._sandbox.root, self.profile, self.properties)
+        self._running = False
+
+    @property
+    def address(self) -> str:
+        """What ``adb connect`` takes."""
+        connect_host = LOOPBACK if self.host in ("0.0.0.0", "") else self.host
+        return f"[{connect_host}]:{self.port}" if ":" in connect_host else f"{connect_host}:{self.port}"
+
+    @property
+    def sandbox(self) -> Path:
+        return self._sandbox.root
+
+    def host_path(self, device_path: str) -> Path:
+        """Where a device path lives on the host (confined to the sandbox)."""
+        return self._sandbox.host_path(device_path)
+
+    def start(self) -> "VirtualDevice":
+        if not self._running:
+            self._adbd.start()
+            self._running = True
+        return self
+
+    def stop(self) -> None:
+        """Stop serving: connections drop, and the adb server sees the device disappear."""
+        if self._running:
+            self._adbd.stop()
+            self._running = False
+
+    def close(self) -> None:
+        self.stop()
+        if self._owns_sandbox:
+            shutil.rmtree(self._sandbox.root, ignore_errors=True)
+
+    def __enter__(self) -> "VirtualDevice":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"VirtualDevice({self.profile.name!r}, address={self.address!r}, serial={self.serial!r})"
+
+
+LAUNCHER = """#!{python}
+# The edgekit virtual device's benchmark binary: Paddle Lite's benchmark_bin flags and output,
+# running x86 .nb files on the host (edgekit.device.emulator.benchmark_runner).
+import sys
+sys.path.append({package_root!r})  # used only when edgekit is not installed
+from edgekit.device.emulator.benchmark_runner import main
+sys.exit(main())
+"""
+
+
+def host_benchmark_bin(dest: Path) -> Path:
+    """Write the virtual device's benchmark binary (an executable launcher for the host runner
+    with this interpreter) to ``dest`` (a file, or a folder to hold ``benchmark_bin``)."""
+    dest = Path(dest)
+    if dest.is_dir():
+        dest = dest / "benchmark_bin"
+    package_root = str(Path(__file__).resolve().parents[3])
+    atomic_write_text(dest, LAUNCHER.format(python=sys.executable, package_root=package_root))
+    os.chmod(dest, 0o755)
+    return dest

@@ -1,0 +1,125 @@
+"""The virtual device's file system: a host folder (the sandbox) that is the device's ``/``.
+
+Two views of it, with different guarantees:
+
+* The **sync service** (push, pull, stat, list) is confined: a device path is resolved inside the
+  sandbox, ``..`` that climbs above ``/`` is refused, and so is any path whose symlinks resolve
+  outside the sandbox (``SandboxEscape``, answered with FAIL). Nothing it does reads or writes
+  outside the sandbox.
+* The **shell** runs host commands with /bin/sh (that is the point: the benchmark binary is a
+  host program). Device paths under the mapped roots (``/data``, ``/sdcard``, ``/storage``,
+  ``/system``, ``/vendor``, ``/proc/cpuinfo``, ``/sys/devices/system/cpu``) are rewritten to
+  their sandbox paths in the command text, the working directory is the sandbox root, device
+  commands (``getprop``) come first on PATH, and sandbox paths in the output are rewritten back.
+  Limits: only paths written literally in the command are mapped (not paths inside scripts or
+  built by the shell at run time), other absolute paths are the host's, and the shell is not a
+  security boundary — it can do whatever the host user can.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import posixpath
+import re
+from pathlib import Path
+
+from edgekit.errors import UsageError
+
+# Device folders that the shell maps into the sandbox; anything else is the host's.
+MAPPED_ROOTS = ("/data", "/sdcard", "/storage", "/system", "/vendor", "/proc/cpuinfo",
+                "/sys/devices/system/cpu")
+# Characters a sandbox path may contain, so that it can replace a device path inside any
+# shell quoting without being quoted itself.
+SAFE_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
+_MAPPED_PATTERN = re.compile(
+    r"(?<![\w./~-])(" + "|".join(re.escape(root) for root in MAPPED_ROOTS) + r")(?=[/\s'\";|&)<>:,=]|$)")
+
+
+class SandboxEscape(Exception):
+    """A device path that would leave the sandbox."""
+
+    errno = errno.EACCES
+
+
+class Sandbox:
+    def __init__(self, root: Path):
+        root = Path(root).expanduser().resolve()
+        if not SAFE_PATH.fullmatch(str(root)):
+            raise UsageError(f"sandbox path {root} may only contain letters, digits and _ . / + - "
+                             f"(it is substituted into shell commands)")
+        self.root = root
+        self._root_text = str(root)
+
+    # -- sync view: confined ------------------------------------------------------------------
+
+    def _lexical(self, device_path: str) -> str:
+        """The device path made absolute and normal; SandboxEscape when ``..`` climbs above /."""
+        path = device_path if device_path.startswith("/") else "/" + device_path
+        depth = 0
+        for part in path.split("/"):
+            if part in ("", "."):
+                continue
+            depth = depth - 1 if part == ".." else depth + 1
+            if depth < 0:
+                raise SandboxEscape(f"{device_path}: .. leaves the device's root")
+        return posixpath.normpath(path)
+
+    def _contained(self, host_path: str) -> bool:
+        return host_path == self._root_text or host_path.startswith(self._root_text + os.sep)
+
+    def host_path(self, device_path: str, *, follow_last: bool = True) -> Path:
+        """The host path of a device path, after resolving symlinks inside the sandbox.
+
+        ``follow_last=False`` resolves only the parent folders (for lstat and listing entries):
+        a symlink itself may point anywhere, it is never followed."""
+        normal = self._lexical(device_path)
+        joined = self._root_text + (normal if normal != "/" else "")
+        if follow_last:
+            resolved = os.path.realpath(joined)
+        else:
+            parent, name = os.path.split(joined)
+            resolved = os.path.join(os.path.realpath(parent), name) if normal != "/" else self._root_text
+        if not self._contained(resolved):
+            raise SandboxEscape(f"{device_path}: resolves outside the device's file system")
+        return Path(resolved)
+
+    def device_path(self, host_path: Path) -> str:
+        """The device path of a host path inside the sandbox."""
+        relative = os.path.relpath(host_path, self.root)
+        return "/" if relative == "." else "/" + relative
+
+    # -- shell view: mapped -----------------------------------------------------------------
+
+    def translate_command(self, command: str) -> str:
+        """Rewrite device paths under the mapped roots to their sandbox paths."""
+        return _MAPPED_PATTERN.sub(lambda m: self._root_text + m.group(1), command)
+
+    def output_rewriter(self) -> "OutputRewriter":
+        return OutputRewriter(self._root_text.encode())
+
+
+class OutputRewriter:
+    """Rewrites sandbox paths in a byte stream back to device paths, across chunk boundaries."""
+
+    def __init__(self, root: bytes):
+        self._root = root
+        # The root itself ("pwd" in /) or the root followed by "/": not a longer name.
+        self._pattern = re.compile(re.escape(root) + rb"(?![A-Za-z0-9_.+-])/?")
+        self._pending = b""
+
+    def _replace(self, data: bytes) -> bytes:
+        return self._pattern.sub(b"/", data)
+
+    def feed(self, data: bytes) -> bytes:
+        data = self._pending + data
+        # Hold back a tail that could be the start of the root path split across chunks (or the
+        # whole root, whose next byte decides whether it is the root).
+        keep = next((size for size in range(min(len(self._root), len(data)), 0, -1)
+                     if self._root.startswith(data[-size:])), 0)
+        self._pending = data[len(data) - keep:] if keep else b""
+        return self._replace(data[:len(data) - keep])
+
+    def flush(self) -> bytes:
+        data, self._pending = self._pending, b""
+        return self._replace(data)

@@ -1,0 +1,142 @@
+"""pytest plugin: real adb servers on free loopback ports, and virtual devices connected to them.
+
+Fixtures:
+  adb_server                     "127.0.0.1:PORT" of an adb server started for the session
+                                 (``adb -P PORT start-server``), killed at the end.
+  virtual_device                 a VirtualDevice (profile sd855) connected to that server with
+                                 ``adb connect``; has .serial (ro.serialno), .address (its adb
+                                 serial), .adb_server, .sandbox and .stop() (the device vanishes).
+  second_adb_server              another adb server, for several-hosts tests.
+  second_adb_server_with_device  a VirtualDevice (sd855) connected to the second server.
+  make_virtual_device            factory: make_virtual_device(adb_server, profile="sd855", ...).
+
+The servers do not probe the emulator ports 5555-5585 (ADB_LOCAL_TRANSPORT_MAX_PORT below 5555),
+so a virtual device someone runs on 5555 cannot appear in a test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
+
+import pytest
+
+if TYPE_CHECKING:
+    from edgekit.device.emulator import VirtualDevice
+
+ADB_START_TIMEOUT = 30
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def adb_server_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("ANDROID_ADB_SERVER_PORT", "ANDROID_ADB_SERVER_ADDRESS", "ANDROID_SERIAL", "ADB_EMU"):
+        env.pop(name, None)
+    env["ADB_LOCAL_TRANSPORT_MAX_PORT"] = "5553"  # below 5555: no emulator port scan
+    return env
+
+
+@contextlib.contextmanager
+def running_adb_server() -> Iterator[str]:
+    """A fresh adb server on a free loopback port; killed on exit."""
+    adb = shutil.which("adb")
+    if adb is None:
+        pytest.skip("the adb command is not installed (scripts/bootstrap.sh --test installs it)")
+    port = _free_port()
+    subprocess.run([adb, "-P", str(port), "start-server"], check=True, capture_output=True,
+                   timeout=ADB_START_TIMEOUT, env=adb_server_env(), stdin=subprocess.DEVNULL)
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([adb, "-P", str(port), "kill-server"], capture_output=True, timeout=ADB_START_TIMEOUT,
+                       env=adb_server_env(), stdin=subprocess.DEVNULL)
+
+
+@dataclasses.dataclass
+class ConnectedVirtualDevice:
+    """A virtual device, connected to an adb server with `adb connect`."""
+
+    device: "VirtualDevice"
+    adb_server: str
+
+    @property
+    def serial(self) -> str:
+        return self.device.serial
+
+    @property
+    def address(self) -> str:
+        return self.device.address
+
+    @property
+    def sandbox(self) -> Path:
+        return self.device.sandbox
+
+    @property
+    def profile(self) -> str:
+        return self.device.profile.name
+
+    def stop(self) -> None:
+        """The device disappears: its adbd stops and drops its connections."""
+        self.device.stop()
+
+
+@contextlib.contextmanager
+def connected_virtual_device(adb_server: str, sandbox: Path, profile: str = "sd855",
+                             serial: Optional[str] = None) -> Iterator[ConnectedVirtualDevice]:
+    from edgekit.device.adb import connect_device, disconnect_device
+    from edgekit.device.emulator import VirtualDevice
+
+    with VirtualDevice(profile, sandbox=sandbox, serial=serial) as vd:
+        connect_device(vd.address, adb_server)
+        try:
+            yield ConnectedVirtualDevice(vd, adb_server)
+        finally:
+            disconnect_device(vd.address, adb_server)
+
+
+@pytest.fixture(scope="session")
+def adb_server() -> Iterator[str]:
+    with running_adb_server() as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+def second_adb_server() -> Iterator[str]:
+    with running_adb_server() as address:
+        yield address
+
+
+@pytest.fixture
+def virtual_device(adb_server: str, tmp_path: Path) -> Iterator[ConnectedVirtualDevice]:
+    with connected_virtual_device(adb_server, tmp_path / "virtual_device") as device:
+        yield device
+
+
+@pytest.fixture
+def second_adb_server_with_device(second_adb_server: str, tmp_path: Path) -> Iterator[ConnectedVirtualDevice]:
+    with connected_virtual_device(second_adb_server, tmp_path / "second_virtual_device") as device:
+        yield device
+
+
+@pytest.fixture
+def make_virtual_device(tmp_path: Path) -> Iterator[Callable[..., ConnectedVirtualDevice]]:
+    """Factory for more virtual devices: make_virtual_device(adb_server, profile=..., serial=...)."""
+    numbers = itertools.count()
+    with contextlib.ExitStack() as stack:
+        def make(adb_server: str, profile: str = "sd855", serial: Optional[str] = None) -> ConnectedVirtualDevice:
+            sandbox = tmp_path / f"device_{next(numbers)}_{profile}"
+            return stack.enter_context(connected_virtual_device(adb_server, sandbox, profile, serial))
+
+        yield make

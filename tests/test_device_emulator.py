@@ -1,0 +1,220 @@
+"""The virtual device's adbd: the wire protocol spoken by hand, and the real adb client through a
+real adb server."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import time
+
+import pytest
+
+from edgekit.device.emulator import VirtualDevice
+from edgekit.device.emulator import _wire as wire
+from edgekit.device.emulator._wire import Message
+
+
+class RawHost:
+    """The host side of an adb transport, written from the protocol description, to check what
+    an adb server would get from the device."""
+
+    def __init__(self, device: VirtualDevice):
+        self.sock = socket.create_connection(("127.0.0.1", device.port), timeout=5)
+
+    def send(self, message: Message) -> None:
+        self.sock.sendall(wire.pack(message, with_checksum=True))
+
+    def recv(self, timeout: float = 5.0) -> Message:
+        self.sock.settimeout(timeout)
+        return wire.read_message(self.sock, wire.MAX_PAYLOAD)
+
+    def recv_raw(self) -> tuple[bytes, Message]:
+        self.sock.settimeout(5)
+        header = b""
+        while len(header) < wire.HEADER.size:
+            header += self.sock.recv(wire.HEADER.size - len(header))
+        command, arg0, arg1, length, crc, _magic = wire.HEADER.unpack(header)
+        payload = b""
+        while len(payload) < length:
+            payload += self.sock.recv(length - len(payload))
+        return header, Message(command, arg0, arg1, payload)
+
+    def handshake(self, version: int = wire.A_VERSION, max_payload: int = wire.MAX_PAYLOAD) -> Message:
+        self.send(Message(wire.A_CNXN, version, max_payload, b"host::features=shell_v2\0"))
+        return self.recv()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def device(tmp_path):
+    with VirtualDevice("sd855", sandbox=tmp_path / "sandbox") as vd:
+        yield vd
+
+
+def test_handshake_negotiates_an_old_host_down(device: VirtualDevice) -> None:
+    host = RawHost(device)
+    try:
+        host.send(Message(wire.A_CNXN, wire.A_VERSION_MIN, 4096, b"host::\0"))
+        header, reply = host.recv_raw()
+        assert reply.command == wire.A_CNXN
+        assert (reply.arg0, reply.arg1) == (wire.A_VERSION_MIN, 4096)
+        # Before A_VERSION_SKIP_CHECKSUM the payload carries its byte-sum checksum.
+        assert wire.HEADER.unpack(header)[4] == sum(reply.payload)
+        banner = reply.payload.decode()
+        assert banner.startswith("device::")
+        fields = dict(item.split("=", 1) for item in banner[len("device::"):].split(";"))
+        assert fields["ro.product.name"] == "edgekit_sd855"
+        assert set(fields["features"].split(",")) == {"shell_v2", "stat_v2", "ls_v2", "fixed_push_mkdir"}
+    finally:
+        host.close()
+
+
+def test_one_write_in_flight_and_payloads_within_the_negotiated_size(device: VirtualDevice) -> None:
+    host = RawHost(device)
+    try:
+        host.handshake(max_payload=4096)
+        host.send(Message(wire.A_OPEN, 7, 0, b"shell:head -c 10000 /dev/zero\0"))
+        ready = host.recv()
+        assert (ready.command, ready.arg1) == (wire.A_OKAY, 7)
+        device_id = ready.arg0
+        received = b""
+        while True:
+            message = host.recv()
+            if message.command == wire.A_CLSE:
+                break
+            assert message.command == wire.A_WRTE and (message.arg0, message.arg1) == (device_id, 7)
+            assert len(message.payload) <= 4096
+            received += message.payload
+            # Until we acknowledge, the device must not send the next WRTE.
+            if len(received) < 10000:
+                with pytest.raises(socket.timeout):
+                    host.recv(timeout=0.3)
+            host.send(Message(wire.A_OKAY, 7, device_id))
+        assert received == b"\0" * 10000
+    finally:
+        host.close()
+
+
+def test_messages_before_connect_are_ignored_and_unknown_services_refused(device: VirtualDevice) -> None:
+    host = RawHost(device)
+    try:
+        host.send(Message(wire.A_OPEN, 1, 0, b"shell:echo too early\0"))
+        assert host.handshake().command == wire.A_CNXN  # the OPEN got no answer
+        for number, service in enumerate((b"reboot:", b"root:", b"tcp:5000"), start=3):
+            host.send(Message(wire.A_OPEN, number, 0, service + b"\0"))
+            refused = host.recv()
+            assert (refused.command, refused.arg0, refused.arg1) == (wire.A_CLSE, 0, number)
+    finally:
+        host.close()
+
+
+def test_a_host_breaking_flow_control_is_disconnected(device: VirtualDevice) -> None:
+    host = RawHost(device)
+    try:
+        host.handshake()
+        host.send(Message(wire.A_OPEN, 5, 0, b"shell:sleep 5\0"))
+        device_id = host.recv().arg0
+        for _ in range(3):  # without waiting for the device's OKAY in between
+            host.send(Message(wire.A_WRTE, 5, device_id, b"x" * 200_000))
+        deadline = time.monotonic() + 5
+        with pytest.raises(EOFError):
+            while time.monotonic() < deadline:
+                host.recv()
+    finally:
+        host.close()
+
+
+# ------------------------------------------------------------------------ the real adb client
+
+
+def adb(virtual_device, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    port = virtual_device.adb_server.rsplit(":", 1)[1]
+    return subprocess.run(["adb", "-P", port, "-s", virtual_device.address, *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_adb_devices_lists_the_connected_virtual_device(virtual_device) -> None:
+    port = virtual_device.adb_server.rsplit(":", 1)[1]
+    out = subprocess.run(["adb", "-P", port, "devices", "-l"], capture_output=True, text=True, timeout=30).stdout
+    line = next(l for l in out.splitlines() if l.startswith(virtual_device.address))
+    assert " device " in line and "product:edgekit_sd855" in line and "device:edgekit_sd855" in line
+
+
+def test_getprop_with_and_without_a_name(virtual_device) -> None:
+    assert adb(virtual_device, "shell", "getprop", "ro.board.platform").stdout == "msmnile\n"
+    assert adb(virtual_device, "shell", "getprop", "ro.serialno").stdout.strip() == virtual_device.serial
+    expected_abi = "x86_64" if platform.machine() == "x86_64" else None
+    abi = adb(virtual_device, "shell", "getprop ro.product.cpu.abi").stdout.strip()
+    assert abi == expected_abi or (expected_abi is None and abi)
+    assert adb(virtual_device, "shell", "getprop", "no.such.prop").stdout == "\n"
+    assert adb(virtual_device, "shell", "getprop", "no.such.prop", "fallback").stdout == "fallback\n"
+    listing = adb(virtual_device, "shell", "getprop").stdout.splitlines()
+    assert "[ro.edgekit.virtual]: [1]" in listing
+    assert "[ro.edgekit.profile]: [sd855]" in listing
+    assert "[ro.build.version.release]: [10]" in listing and "[ro.build.version.sdk]: [29]" in listing
+
+
+def test_shell_v2_exit_codes_and_separate_stderr(virtual_device) -> None:
+    result = adb(virtual_device, "shell", "echo to-stdout; echo to-stderr >&2; exit 7")
+    assert result.returncode == 7
+    assert result.stdout == "to-stdout\n"
+    assert result.stderr == "to-stderr\n"
+    assert adb(virtual_device, "shell", "true").returncode == 0
+
+
+def test_shell_sees_the_device_file_system(virtual_device) -> None:
+    assert adb(virtual_device, "shell", "cat /sys/devices/system/cpu/possible").stdout == "0-7\n"
+    freqs = adb(virtual_device, "shell", "cat /sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq "
+                                         "/sys/devices/system/cpu/cpu7/cpufreq/cpuinfo_max_freq").stdout.split()
+    assert freqs == ["2840000", "1780000"]
+    # The working directory is the device's /, and sandbox paths come back as device paths.
+    assert adb(virtual_device, "shell", "pwd").stdout == "/\n"
+    result = adb(virtual_device, "shell", "cd /data/local/tmp && pwd && echo hi > note.txt && ls /data/local/tmp")
+    assert result.stdout == "/data/local/tmp\nnote.txt\n"
+    assert (virtual_device.sandbox / "data/local/tmp/note.txt").read_text() == "hi\n"
+    assert adb(virtual_device, "shell", "which getprop").stdout == "/system/bin/getprop\n"
+
+
+def test_exec_out_and_refused_services(virtual_device) -> None:
+    assert adb(virtual_device, "exec-out", "printf", "raw").stdout == "raw"
+    for service in ("reboot", "remount", "root"):
+        refused = adb(virtual_device, service)
+        assert refused.returncode != 0 and "closed" in refused.stderr
+
+
+def test_the_command_of_a_killed_client_is_stopped(virtual_device) -> None:
+    pid_file = virtual_device.sandbox / "data/local/tmp/sleeper.pid"
+    port = virtual_device.adb_server.rsplit(":", 1)[1]
+    client = subprocess.Popen(["adb", "-P", port, "-s", virtual_device.address, "shell",
+                               "echo $$ > /data/local/tmp/sleeper.pid; exec sleep 60"],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = int(pid_file.read_text())
+        assert _alive(pid)
+    finally:
+        client.kill()
+        client.wait()
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose (its parent, our adbd thread, reaps it soon).
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
