@@ -14,6 +14,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
+# adb servers and virtual devices: adb_server, virtual_device, second_adb_server_with_device, ...
+pytest_plugins = ["device_fixtures"]
+
 
 @dataclasses.dataclass
 class CliResult:
