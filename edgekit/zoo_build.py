@@ -183,7 +183,7 @@ def zoo_build(models: Sequence[str], workspace: Workspace, *, target: str = "arm
     from tqdm import tqdm
 
     resolve_target(target)  # an unknown target fails before any work
-    jobs = jobs or default_jobs()
+    jobs = default_jobs() if jobs is None else jobs
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1 (got {jobs})")
     started = time.perf_counter()
