@@ -90,6 +90,11 @@ def test_missing_file_and_folder(tmp_path):
         zoo.create_model(SMALL, pretrained=tmp_path)
 
 
+def test_pretrained_of_another_type_is_refused():
+    with pytest.raises(WeightsError, match="pretrained=3: expected True, a .pdparams path or an http"):
+        zoo.create_model(SMALL, pretrained=3)
+
+
 def test_corrupt_file_is_not_a_state_dict(tmp_path):
     path = tmp_path / "corrupt.pdparams"
     path.write_bytes(os.urandom(4096))

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Optional, Union
 import numpy as np
 
 from edgekit.errors import WeightsError
-from edgekit.zoo._registry import ModelEntry, PretrainedCfg
+from edgekit.zoo._registry import ModelEntry
 
 PretrainedArg = Union[None, bool, str, os.PathLike]
 
@@ -54,10 +54,14 @@ def resolve_weights(entry: ModelEntry, pretrained: PretrainedArg, cache_dir: Opt
     if pretrained is True:
         cfg = entry.pretrained
         return download(cfg.url, cache_dir, sha256=cfg.sha256, num_bytes=cfg.num_bytes)
+    if not isinstance(pretrained, (str, os.PathLike)):
+        raise WeightsError(f"pretrained={pretrained!r}: expected True, a .pdparams path or an http(s) URL")
     source = os.fspath(pretrained)
     if is_url(source):
-        known = entry.pretrained if source == entry.pretrained.url else PretrainedCfg(url=source)
-        return download(source, cache_dir, sha256=known.sha256, num_bytes=known.num_bytes)
+        official = entry.pretrained
+        if source == official.url:
+            return download(source, cache_dir, sha256=official.sha256, num_bytes=official.num_bytes)
+        return download(source, cache_dir)
     return _local_file(Path(source).expanduser())
 
 
