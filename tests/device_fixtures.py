@@ -24,7 +24,7 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 import pytest
 
@@ -93,12 +93,12 @@ class ConnectedVirtualDevice:
 
 
 @contextlib.contextmanager
-def connected_virtual_device(adb_server: str, sandbox: Path, profile: str = "sd855",
-                             serial: Optional[str] = None) -> Iterator[ConnectedVirtualDevice]:
+def connected_virtual_device(adb_server: str, sandbox: Path, profile: str = "sd855", serial: Optional[str] = None,
+                             features: Optional[Sequence[str]] = None) -> Iterator[ConnectedVirtualDevice]:
     from edgekit.device.adb import connect_device, disconnect_device
     from edgekit.device.emulator import VirtualDevice
 
-    with VirtualDevice(profile, sandbox=sandbox, serial=serial) as vd:
+    with VirtualDevice(profile, sandbox=sandbox, serial=serial, features=features) as vd:
         connect_device(vd.address, adb_server)
         try:
             yield ConnectedVirtualDevice(vd, adb_server)
@@ -132,11 +132,13 @@ def second_adb_server_with_device(second_adb_server: str, tmp_path: Path) -> Ite
 
 @pytest.fixture
 def make_virtual_device(tmp_path: Path) -> Iterator[Callable[..., ConnectedVirtualDevice]]:
-    """Factory for more virtual devices: make_virtual_device(adb_server, profile=..., serial=...)."""
+    """Factory for more virtual devices: make_virtual_device(adb_server, profile=..., serial=...,
+    features=...) (fewer features: an older adbd, e.g. without shell_v2)."""
     numbers = itertools.count()
     with contextlib.ExitStack() as stack:
-        def make(adb_server: str, profile: str = "sd855", serial: Optional[str] = None) -> ConnectedVirtualDevice:
+        def make(adb_server: str, profile: str = "sd855", serial: Optional[str] = None,
+                 features: Optional[Sequence[str]] = None) -> ConnectedVirtualDevice:
             sandbox = tmp_path / f"device_{next(numbers)}_{profile}"
-            return stack.enter_context(connected_virtual_device(adb_server, sandbox, profile, serial))
+            return stack.enter_context(connected_virtual_device(adb_server, sandbox, profile, serial, features))
 
         yield make

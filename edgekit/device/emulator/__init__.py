@@ -19,12 +19,13 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from edgekit.device.emulator import _device_files
 from edgekit.device.emulator._adbd import Adbd
 from edgekit.device.emulator._sandbox import Sandbox
 from edgekit.device.profiles import DeviceProfile, load_profile
+from edgekit.errors import UsageError
 from edgekit.workspace import atomic_write_text
 
 __all__ = ["VirtualDevice", "host_benchmark_bin", "LOOPBACK"]
@@ -37,15 +38,23 @@ class VirtualDevice:
     """A running virtual device (its adbd serves in background threads of this process)."""
 
     def __init__(self, profile: str = "sd855", *, port: int = 0, sandbox: Optional[Path] = None,
-                 host: str = LOOPBACK, serial: Optional[str] = None):
+                 host: str = LOOPBACK, serial: Optional[str] = None,
+                 features: Optional[Sequence[str]] = None):
+        """``features``: what adbd advertises (default: all it implements); fewer make it look
+        like an older Android, e.g. without shell_v2 (before Android 7)."""
         self.profile: DeviceProfile = load_profile(profile)
+        unknown = set(features or ()) - set(_device_files.FEATURES)
+        if unknown:
+            raise UsageError(f"the virtual device does not implement {', '.join(sorted(unknown))} "
+                             f"(it has {', '.join(_device_files.FEATURES)})")
         self._owns_sandbox = sandbox is None
         root = Path(sandbox) if sandbox is not None else Path(tempfile.mkdtemp(prefix="edgekit-vd-"))
         root.mkdir(parents=True, exist_ok=True)
         self._sandbox = Sandbox(root)
         if host not in (LOOPBACK, "localhost", "::1"):
             log.warning("virtual device listens on %s: anyone who reaches it can run commands on this host", host)
-        banner = _device_files.banner(_device_files.properties(self.profile, ""))
+        banner = _device_files.banner(_device_files.properties(self.profile, ""),
+                                      _device_files.FEATURES if features is None else tuple(features))
         self._adbd = Adbd(self._sandbox, banner, host=host, port=port)
         self.host = host
         self.port = self._adbd.port

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import platform
 from pathlib import Path
+from typing import Sequence
 
 from edgekit.device.profiles import DeviceProfile
 from edgekit.workspace import atomic_write_text
@@ -81,10 +82,11 @@ def properties(profile: DeviceProfile, serial: str) -> dict[str, str]:
     return {k: v for k, v in props.items() if v != ""}
 
 
-def banner(props: dict[str, str]) -> bytes:
-    """The CNXN identity: ``device::`` and the properties adb shows in ``adb devices -l``."""
+def banner(props: dict[str, str], features: Sequence[str] = FEATURES) -> bytes:
+    """The CNXN identity: ``device::`` and the properties adb shows in ``adb devices -l``, then
+    the features the device advertises."""
     keys = ("ro.product.name", "ro.product.model", "ro.product.device")
-    fields = [f"{k}={props[k]}" for k in keys] + [f"features={','.join(FEATURES)}"]
+    fields = [f"{k}={props[k]}" for k in keys] + [f"features={','.join(features)}"]
     return ("device::" + ";".join(fields)).encode()
 
 

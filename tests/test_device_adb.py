@@ -1,0 +1,220 @@
+"""edgekit's device layer (the facade over adbutils) against virtual devices behind real adb
+servers: shell, timeouts, a device that disappears, discovery over several servers, selection,
+and the `edgekit devices` command."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from device_fixtures import _free_port, adb_server_env, connected_virtual_device
+
+from edgekit.device import Device, list_devices, parse_server, select_device, select_devices
+from edgekit.device.adb import connect_device, load_devices_file
+from edgekit.errors import (ConfigError, DeviceError, DeviceLostError, DeviceNotFoundError, DeviceTimeoutError,
+                            InvalidInputError, UsageError)
+
+
+def device_of(virtual_device) -> Device:
+    return select_device(serial=virtual_device.serial, adb_servers=[virtual_device.adb_server])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_parse_server() -> None:
+    assert parse_server("127.0.0.1:5037") == ("127.0.0.1", 5037)
+    assert parse_server("phone-lab.example.org:15037") == ("phone-lab.example.org", 15037)
+    assert parse_server("[::1]:5037") == ("::1", 5037)
+    for bad in ("5037", "host:", "host:port", "host:70000", ":5037", "a b:1"):
+        with pytest.raises(UsageError):
+            parse_server(bad)
+
+
+def test_device_info(virtual_device) -> None:
+    device = device_of(virtual_device)
+    info = device.info
+    assert info.serial == virtual_device.address and info.serialno == virtual_device.serial
+    assert info.adb_server == virtual_device.adb_server
+    assert (info.board, info.soc, info.profile, info.cores) == ("msmnile", "Snapdragon 855", "sd855", 8)
+    assert (info.android_version, info.sdk, info.virtual) == ("10", 29, True)
+    assert info.abi == ("x86_64" if platform.machine() == "x86_64" else info.abi)
+    assert info.model == "edgekit virtual sd855" and info.manufacturer == "edgekit"
+    assert info.to_dict()["profile"] == "sd855"
+    assert device.prop("ro.edgekit.virtual") == "1"
+    assert device.prop("no.such.property") == ""
+    assert "shell_v2" in device.features()
+
+
+def test_shell_exit_codes_stderr_and_quoting(virtual_device) -> None:
+    device = device_of(virtual_device)
+    result = device.shell("echo out; echo err >&2; exit 5")
+    assert (result.returncode, result.stdout, result.stderr) == (5, "out\n", "err\n")
+    # A sequence is quoted argument by argument: spaces and ';' stay inside one argument.
+    tricky = "/data/local/tmp/my model; rm -rf x.nb"
+    (virtual_device.sandbox / "data/local/tmp/x.nb").write_text("keep me")
+    assert device.shell(["sh", "-c", 'printf %s "$1" > "$2"', "sh", "content", tricky]).returncode == 0
+    assert (virtual_device.sandbox / "data/local/tmp/my model; rm -rf x.nb").read_text() == "content"
+    assert (virtual_device.sandbox / "data/local/tmp/x.nb").exists()
+    assert device.shell(["cat", tricky]).stdout == "content"
+    assert device.shell("read line; echo got:$line").stdout == "got:\n"  # stdin is closed, not hanging
+
+
+def test_shell_v1_fallback_keeps_the_exit_code(adb_server, make_virtual_device) -> None:
+    make_virtual_device(adb_server, serial="edgekit-old-android", features=("stat_v2",))
+    device = select_device(serial="edgekit-old-android", adb_servers=[adb_server])
+    assert "shell_v2" not in device.features()
+    result = device.shell("echo out; echo err >&2; exit 9")
+    assert result.returncode == 9
+    assert result.stdout == "out\nerr\n" and result.stderr == ""  # v1 merges stderr into stdout
+    assert device.shell(["exit", "0"]).returncode == 0
+
+
+def test_timeout_stops_the_command(virtual_device) -> None:
+    device = device_of(virtual_device)
+    pid_file = virtual_device.sandbox / "data/local/tmp/hung.pid"
+    started = time.monotonic()
+    with pytest.raises(DeviceTimeoutError) as caught:
+        device.shell("echo $$ > /data/local/tmp/hung.pid; exec sleep 60", timeout=1.5)
+    assert time.monotonic() - started < 5
+    assert virtual_device.address in str(caught.value) and "1.5 s" in str(caught.value)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the hung command was not killed"
+    assert device.shell("echo still usable").stdout == "still usable\n"
+
+
+def test_a_device_that_disappears_mid_command(adb_server, make_virtual_device) -> None:
+    vanishing = make_virtual_device(adb_server, serial="edgekit-vanishing")
+    device = select_device(serial="edgekit-vanishing", adb_servers=[adb_server])
+    device.info  # read the properties before it goes
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            device.shell("sleep 30", timeout=60)
+        except BaseException as e:  # the assertion below inspects it
+            errors.append(e)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(0.5)
+    vanishing.stop()
+    worker.join(timeout=20)
+    assert not worker.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], DeviceLostError)
+    assert vanishing.address in str(errors[0])
+    with pytest.raises(DeviceLostError):
+        device.shell("echo again")
+    with pytest.raises(DeviceLostError):
+        device.push(Path(__file__), "/data/local/tmp/x.py", skip_unchanged=False)
+
+
+def test_list_devices_lists_a_device_reached_twice_once(virtual_device) -> None:
+    alias = f"localhost:{virtual_device.device.port}"
+    connect_device(alias, virtual_device.adb_server)
+    port = virtual_device.adb_server.rsplit(":", 1)[1]
+    raw = subprocess.run(["adb", "-P", port, "devices"], capture_output=True, text=True, timeout=30).stdout
+    assert virtual_device.address in raw and alias in raw  # the adb server sees two
+    devices = [d for d in list_devices([virtual_device.adb_server]) if d.info.serialno == virtual_device.serial]
+    assert len(devices) == 1
+
+
+def test_two_adb_servers(virtual_device, second_adb_server_with_device) -> None:
+    servers = [virtual_device.adb_server, second_adb_server_with_device.adb_server]
+    found = {d.info.serialno: d for d in list_devices(servers)}
+    assert found[virtual_device.serial].adb_server == virtual_device.adb_server
+    assert found[second_adb_server_with_device.serial].adb_server == second_adb_server_with_device.adb_server
+    chosen = select_devices(profile="sd855", adb_servers=servers)
+    assert {d.info.serialno for d in chosen} >= {virtual_device.serial, second_adb_server_with_device.serial}
+    # Each device works through its own server.
+    for device in chosen:
+        assert device.shell("getprop ro.serialno").stdout.strip() == device.info.serialno
+
+
+def test_devices_file_with_servers_and_connect(second_adb_server, make_virtual_device, tmp_path: Path) -> None:
+    from edgekit.device.emulator import VirtualDevice
+
+    with VirtualDevice("sd710", sandbox=tmp_path / "lab") as lab_phone:
+        devices_file = tmp_path / "devices.yaml"
+        devices_file.write_text(f"adb_servers:\n  - address: {second_adb_server}\n"
+                                f"    connect: [{lab_phone.address}]\n")
+        assert load_devices_file(devices_file)[0].connect == (lab_phone.address,)
+        found = select_device(profile="sd710", devices_file=devices_file)
+        assert found.info.serialno == lab_phone.serial and found.adb_server == second_adb_server
+        subprocess.run(["adb", "-P", second_adb_server.rsplit(":", 1)[1], "disconnect", lab_phone.address],
+                       capture_output=True, timeout=30)
+
+
+@pytest.mark.parametrize("text", ["[]", "adb_servers: []", "adb_servers: [{connect: x}]",
+                                  "adb_servers: [bad-address]", ": : :"])
+def test_bad_devices_files(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "devices.yaml"
+    path.write_text(text)
+    with pytest.raises(UsageError):
+        load_devices_file(path)
+    with pytest.raises(InvalidInputError):
+        load_devices_file(tmp_path / "absent.yaml")
+
+
+def test_selection_by_profile_and_serial(adb_server, virtual_device, make_virtual_device, monkeypatch) -> None:
+    other = make_virtual_device(adb_server, profile="sd865", serial="edgekit-sd865-selection")
+    servers = [adb_server]
+    assert [d.info.serialno for d in select_devices(profile="sd865", adb_servers=servers)] == [other.serial]
+    assert select_device(serial=other.address, adb_servers=servers).info.serialno == other.serial
+    with pytest.raises(DeviceNotFoundError) as several:
+        select_device(adb_servers=servers)
+    assert other.address in str(several.value) and virtual_device.address in str(several.value)
+    with pytest.raises(DeviceNotFoundError) as none:
+        select_device(profile="sd625", adb_servers=servers)
+    assert "sd625" in str(none.value) and other.address in str(none.value)
+    with pytest.raises(ConfigError):
+        select_device(profile="sd9000", adb_servers=servers)
+    monkeypatch.setenv("ANDROID_SERIAL", other.serial)
+    assert select_device(adb_servers=servers).info.serialno == other.serial
+
+
+def test_a_local_adb_server_is_started_when_needed() -> None:
+    port = _free_port()
+    address = f"127.0.0.1:{port}"
+    try:
+        assert list_devices([address]) == []
+    finally:
+        subprocess.run(["adb", "-P", str(port), "kill-server"], capture_output=True, timeout=30, env=adb_server_env())
+
+
+def test_install_reports_the_device_answer(virtual_device, tmp_path: Path) -> None:
+    apk = tmp_path / "demo.apk"
+    apk.write_bytes(b"PK\x03\x04 not really an apk")
+    with pytest.raises(DeviceError) as caught:
+        device_of(virtual_device).install(apk)
+    assert "demo.apk" in str(caught.value) and "pm" in str(caught.value)
+    assert device_of(virtual_device).listdir("/data/local/tmp") == []  # the pushed copy is removed
+
+
+def test_edgekit_devices_command(virtual_device, run_cli) -> None:
+    result = run_cli("devices", "--json", "--adb-server", virtual_device.adb_server, timeout=120)
+    assert result.returncode == 0, result.stderr
+    rows = {row["serialno"]: row for row in result.json()}
+    row = rows[virtual_device.serial]
+    assert (row["profile"], row["board"], row["cores"], row["virtual"]) == ("sd855", "msmnile", 8, True)
+    text = run_cli("devices", "--adb-server", virtual_device.adb_server, timeout=120)
+    assert virtual_device.address in text.stdout and "sd855" in text.stdout
+    bad = run_cli("devices", "--adb-server", "nonsense", timeout=120)
+    assert bad.returncode == 2 and "nonsense" in bad.stderr and "Traceback" not in bad.stderr
