@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from device_fixtures import _free_port, adb_server_env, connected_virtual_device
+from device_fixtures import _free_port, adb_server_env
 
 from edgekit.device import Device, list_devices, parse_server, select_device, select_devices
 from edgekit.device.adb import connect_device, load_devices_file

@@ -229,14 +229,24 @@ def _count_cpus(possible: str) -> int:
     return total
 
 
+def _close(connection: adbutils.AdbConnection) -> None:
+    """Close a connection at once (adbutils' close() sleeps 10 ms after shutting it down, which
+    would dominate a short shell call); the adb server then closes the device stream."""
+    with contextlib.suppress(OSError, adbutils.AdbError):
+        connection.conn.close()
+
+
 class Device:
     """One device behind an adb server. Methods open their own adb connections, so a Device may
     be used from several threads; properties are read once and cached."""
 
-    def __init__(self, adb_device: adbutils.AdbDevice, adb_server: str):
+    def __init__(self, adb_device: adbutils.AdbDevice, adb_server: str,
+                 client: Optional[adbutils.AdbClient] = None):
         self._adb = adb_device
         self.serial: str = adb_device.serial or ""
         self.adb_server = adb_server
+        host, port = parse_server(adb_server)
+        self._client = client or adbutils.AdbClient(host=host, port=port)
         self._props: Optional[dict[str, str]] = None
         self._cpus = 0
         self._features: Optional[frozenset[str]] = None
@@ -271,13 +281,16 @@ class Device:
         return DeviceError(f"{action} on {self.serial} failed: {message.strip()}")
 
     def _open(self, service: str, timeout: Optional[float]) -> adbutils.AdbConnection:
-        """A connection to ``service`` on the device (host:transport + the service request)."""
-        connection = self._adb.open_transport(timeout=timeout)
+        """A connection to ``service`` on the device: ``host:transport:SERIAL`` (understood by
+        every adb server, so no version query first), then the service request."""
+        connection = self._client.make_connection(timeout=timeout)
         try:
+            connection.send_command(f"host:transport:{self.serial}")
+            connection.check_okay()
             connection.send_command(service)
             connection.check_okay()
         except BaseException:
-            connection.close()
+            _close(connection)
             raise
         return connection
 
@@ -398,7 +411,7 @@ class Device:
                 elif packet_id == 3:
                     return (data[0] if data else 255), bytes(out), bytes(err)
         finally:
-            connection.close()
+            _close(connection)
 
     def _shell_v1(self, text: str, deadline: Optional[float]) -> tuple[int, bytes, bytes]:
         # No exit code in v1: run the command in a subshell and print its status after it.
@@ -417,7 +430,7 @@ class Device:
                     break
                 output += chunk
         finally:
-            connection.close()
+            _close(connection)
         text_out = bytes(output)
         marker = text_out.rfind(V1_EXIT_MARKER.encode())
         if marker < 0:
@@ -443,13 +456,19 @@ class Device:
         return result.stdout.split()[0].lower()
 
     def stat(self, remote: str) -> Optional[RemoteStat]:
-        """Mode, size and mtime of a remote path (sync STAT); None when it does not exist."""
+        """Mode, size and mtime of a remote path (sync STAT, an lstat); None when it does not exist."""
         with self._errors(f"stat {remote}"):
-            info = self._adb.sync.stat(remote)
-        if info.mode == 0:
-            return None
-        mtime = int(info.mtime.timestamp()) if info.mtime else 0
-        return RemoteStat(remote, info.mode, info.size, mtime)
+            connection = self._open("sync:", None)
+            try:
+                path = remote.encode()
+                connection.conn.sendall(b"STAT" + struct.pack("<I", len(path)) + path)
+                reply, mode, size, mtime = struct.unpack("<4sIII", self._recv_exact(connection, 16, None))
+                connection.conn.sendall(b"QUIT" + struct.pack("<I", 0))
+            finally:
+                _close(connection)
+        if reply != b"STAT":
+            raise DeviceError(f"stat {remote} on {self.serial}: unexpected sync reply {reply!r}")
+        return RemoteStat(remote, mode, size, mtime) if mode else None
 
     def exists(self, remote: str) -> bool:
         return self.stat(remote) is not None
@@ -477,11 +496,18 @@ class Device:
         return True
 
     def _same_remote_file(self, local: Path, remote: str, mode: int) -> bool:
-        digest = self.sha256(remote)
-        if digest is None or digest != sha256_file(local):
+        """Whether the device already has this content with these permissions (one shell call;
+        any doubt, such as a device without sha256sum, means "push it")."""
+        quoted = shlex.quote(remote)
+        result = self.shell(f"[ -f {quoted} ] || exit 3; sha256sum {quoted} && stat -c %a {quoted}", timeout=120)
+        words = result.stdout.split()
+        if result.returncode != 0 or len(words) < 2:
             return False
-        remote_stat = self.stat(remote)
-        return remote_stat is not None and stat_module.S_IMODE(remote_stat.mode) == mode
+        try:
+            remote_mode = int(words[-1], 8)
+        except ValueError:
+            return False
+        return words[0].lower() == sha256_file(local) and remote_mode == mode
 
     def _send_file(self, local: Path, remote: str, mode: int) -> None:
         # Sync SEND, written here (over adbutils' connection) to report the device's FAIL reason
@@ -504,7 +530,7 @@ class Device:
                     raise DeviceError(f"{action} on {self.serial}: unexpected sync reply {status!r}")
                 connection.conn.sendall(b"QUIT" + struct.pack("<I", 0))
             finally:
-                connection.close()
+                _close(connection)
 
     def pull(self, remote: str, local: Path) -> None:
         """Copy a device file to the host; ``local`` appears only once it is complete."""
