@@ -226,7 +226,7 @@ def run_opt(model_file: Path, params_file: Path, optimize_out: Path, valid_targe
             model_name: Optional[str] = None, model_ops: Optional[list[str]] = None,
             log_file: Optional[Path] = None, timeout: float = OPT_TIMEOUT_S) -> Path:
     """Run opt as it is (no legalization) in a child process; the .nb path, or ConversionError."""
-    from edgekit._workers import run_worker
+    from edgekit._workers.runner import run_worker
 
     args = ["optimize", "--model-file", str(model_file), "--param-file", str(params_file),
             "--valid-targets", valid_targets, "--optimize-out", str(optimize_out)]
@@ -259,7 +259,7 @@ def _ops_of(model_file: Path) -> list[str]:
 
 def supported_ops(valid_targets: str) -> set[str]:
     """Operator types Paddle Lite has kernels for on ``valid_targets`` (opt's own table)."""
-    from edgekit._workers import run_worker
+    from edgekit._workers.runner import run_worker
 
     result = run_worker("opt", ["supported-ops", "--valid-targets", valid_targets], timeout=120)
     supported = set()

@@ -62,7 +62,7 @@ def inspect_nb(nb_path: Path) -> NbKernels:
 
 def run_nb(nb_path: Path, batch: np.ndarray, *, threads: int = 1, timeout: float = RUN_TIMEOUT_S) -> np.ndarray:
     """Outputs (N, ...) of the x86 ``.nb`` for ``batch`` (N, C, H, W), one sample at a time."""
-    from edgekit._workers import run_worker
+    from edgekit._workers.runner import run_worker
 
     nb_path = Path(nb_path)
     if not nb_path.is_file() or nb_path.stat().st_size == 0:
