@@ -1,0 +1,99 @@
+"""``edgekit results import``: results a user measured by hand, into the results store.
+
+Typical inputs: the result file PaddleClas's ``deploy/lite/benchmark/benchmark.sh`` pulls from the
+phone (legacy lines, several models and thread counts, Paddle Lite v2.6-era binary), or the stdout
+of the current ``benchmark_bin`` saved to a file. The device is named by its profile, since the
+file says little about it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from edgekit.bench.parse import ParsedRun, parse_output
+from edgekit.bench.results import OK, BenchRecord, ResultStore, new_run_id, now_iso, precision_of
+from edgekit.errors import InvalidInputError, UsageError
+from edgekit.workspace import Workspace, sha256_file
+
+# Settings that describe a run; absent ones stay None (the file did not say).
+SETTING_NAMES = ("warmup", "repeats", "threads", "power_mode", "input_shape")
+
+
+def import_results(path: Path, workspace: Workspace, *, profile: str, model: Optional[str] = None,
+                   tool_version: Optional[str] = None) -> list[BenchRecord]:
+    """Parse ``path`` and append one record per result to the workspace's store."""
+    from edgekit.device.profiles import load_profile
+
+    device_profile = load_profile(profile)
+    text = _read_text(path)
+    runs = parse_output(text, tool_version=tool_version)
+    names = _model_names(runs, model, path)
+    origin = {"file": str(Path(path).resolve()), "sha256": sha256_file(Path(path))}
+    store = ResultStore.for_workspace(workspace)
+    records = []
+    for run, name in zip(runs, names):
+        record = _record(run, name, device_profile, tool_version, origin)
+        store.append(record)
+        records.append(record)
+    return records
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return Path(path).read_text(errors="replace")
+    except FileNotFoundError:
+        raise InvalidInputError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"{path} is a folder, not a benchmark output file") from None
+    except OSError as e:
+        raise InvalidInputError(f"cannot read {path}: {e.strerror}") from None
+
+
+def _model_names(runs: list[ParsedRun], model: Optional[str], path: Path) -> list[str]:
+    """The model name of each run: --model when given (only for a file about one model)."""
+    found = {r.model for r in runs if r.model}
+    if model:
+        if len(found) > 1:
+            raise UsageError(f"{path} holds results of several models ({', '.join(sorted(found))}); "
+                             f"--model can only name the model of a single-model file")
+        return [model] * len(runs)
+    unnamed = [r.line for r in runs if not r.model]
+    if unnamed:
+        raise UsageError(f"{path}: the result at line {unnamed[0]} names no model; pass --model NAME")
+    return [r.model for r in runs]
+
+
+def _record(run: ParsedRun, name: str, profile, tool_version: Optional[str], origin: dict) -> BenchRecord:
+    settings = {key: run.settings.get(key) for key in SETTING_NAMES}
+    device = {
+        "serial": None,
+        "model": run.device.get("Model"),
+        "manufacturer": run.device.get("Brand"),
+        "soc": profile.soc,
+        "board": profile.board_platform,
+        "abi": profile.abi,
+        "profile": profile.name,
+        "android_version": run.device.get("Android Version"),
+        "virtual": False,
+    }
+    return BenchRecord(
+        run_id=new_run_id(),
+        status=OK,
+        source="import",
+        model=name,
+        precision=precision_of(name),
+        target=profile.opt_target,
+        nb=None,
+        device=device,
+        settings=settings,
+        tool={"name": "benchmark_bin", "version": tool_version or run.tool_version,
+              "sha256": None, "generation": run.generation},
+        latency=run.latency.to_dict(),
+        memory_mb=run.memory_mb,
+        started=None,  # the file does not say when it was measured
+        finished=None,
+        extra={"imported_from": {**origin, "line": run.line}, "imported_at": now_iso(),
+               "minmax_swapped": run.minmax_swapped,
+               "arch": run.settings.get("arch"), "backend": run.settings.get("backend")},
+    )

@@ -1,0 +1,254 @@
+"""`edgekit bench` end to end: the real adb server, edgekit's virtual device (which runs x86 .nb
+files with the host runner), the real command line, the results store and the report.
+
+Costs are kept down: small models, warmup 1, repeats 3, and one module-wide workspace of
+converted models that the tests copy instead of converting again.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from edgekit.bench.results import ResultStore
+
+FAST = ("--warmup", "1", "--repeats", "3")
+SMALL_MODELS = ("ShuffleNetV2_x0_25", "MobileNetV3_small_x0_35", "MobileNetV1_x0_25")
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def converted_workspace(tmp_path_factory) -> Path:
+    """A workspace holding x86 .nb files of SMALL_MODELS (what the virtual device runs)."""
+    root = tmp_path_factory.mktemp("converted") / "workspace"
+    env = dict(os.environ, EDGEKIT_WORKSPACE=str(root))
+    for model in SMALL_MODELS:
+        subprocess.run([sys.executable, "-m", "edgekit", "convert", model, "--target", "x86"], check=True,
+                       capture_output=True, env=env, cwd=REPO, timeout=600)
+    return root
+
+
+@pytest.fixture
+def ready_workspace(converted_workspace: Path, workspace: Path) -> Path:
+    """The test's own workspace, with the converted models already in it."""
+    shutil.copytree(converted_workspace, workspace, dirs_exist_ok=True)
+    return workspace
+
+
+def results(workspace: Path) -> list:
+    return ResultStore(workspace / "results" / "results.jsonl").records()
+
+
+def when(stamp: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(stamp)
+
+
+def sandbox_file(device, remote: str) -> Path:
+    return device.sandbox / remote.lstrip("/")
+
+
+# ---------------------------------------------------------------------------- end to end
+
+
+@pytest.mark.slow
+def test_quantize_convert_bench_report_one_model_per_family(run_cli, workspace, adb_server, virtual_device,
+                                                            tmp_path):
+    models = ["MobileNetV1_x0_25", "MobileNetV2_x0_25", "MobileNetV3_small_x0_35", "ShuffleNetV2_x0_25",
+              "MobileNetV3_small_x0_35_int8"]
+    result = run_cli("bench", *models, "--device", "sd855", "--adb-server", adb_server, *FAST, "--json",
+                     timeout=1800)
+    assert result.returncode == 0, result.stderr
+    document = result.json()
+    assert [r["model"] for r in sorted(document["results"], key=lambda r: models.index(r["model"]))] == models
+    for record in document["results"]:
+        assert record["status"] == "ok"
+        assert record["latency"]["avg_ms"] > 0 and record["latency"]["init_ms"] > 0
+        assert record["latency"]["min_ms"] <= record["latency"]["avg_ms"] <= record["latency"]["max_ms"]
+        nb = Path(record["nb"]["path"])
+        assert record["nb"]["bytes"] == nb.stat().st_size  # the exact .nb size
+        remote = sandbox_file(virtual_device, f"/data/local/tmp/edgekit/models/{record['model']}.nb")
+        assert remote.read_bytes() == nb.read_bytes()
+        assert record["device"]["virtual"] is True and record["device"]["profile"] == "sd855"
+        assert record["target"] == "x86" and record["tool"]["generation"] == "current"
+        assert record["settings"] == {"warmup": 1, "repeats": 3, "threads": 1, "power_mode": 0,
+                                      "input_shape": "1,3,224,224"}
+    int8 = next(r for r in document["results"] if r["model"].endswith("_int8"))
+    assert int8["precision"] == "int8"
+    assert [r.to_dict() for r in results(workspace)] == document["results"]
+
+    report = run_cli("report", "--json", "--plots", str(tmp_path / "plots"), check=True).json()
+    rows = {row["model"]: row for row in report["rows"]}
+    assert set(rows) == set(models)
+    assert {rows[m]["family"] for m in models} == {"MobileNetV1", "MobileNetV2", "MobileNetV3", "ShuffleNetV2"}
+    assert all(row["virtual"] and row["latency_ms"] > 0 for row in rows.values())
+    assert rows["ShuffleNetV2_x0_25"]["seed_latency_ms"] == 2.329
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["top1_vs_latency.png", "top1_vs_storage.png"]
+    markdown = run_cli("report", check=True).stdout
+    assert "| ShuffleNetV2_x0_25 | sd855 † | 1 |" in markdown
+
+
+def test_unchanged_files_are_not_pushed_again(run_cli, ready_workspace, adb_server, virtual_device):
+    args = ("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST, "--json")
+    first = run_cli(*args, check=True).json()["results"][0]
+    second = run_cli(*args, check=True).json()["results"][0]
+    assert first["extra"]["timings"]["nb_pushed"] and first["extra"]["timings"]["bin_pushed"]
+    assert not second["extra"]["timings"]["nb_pushed"] and not second["extra"]["timings"]["bin_pushed"]
+    raw = ready_workspace / "results" / second["extra"]["raw_output"]
+    assert "Time(unit: ms):" in raw.read_text()
+
+
+# -------------------------------------------------------------------------------- reliability
+
+
+def test_device_that_disappears_keeps_the_results_and_resume_finishes(run_cli, ready_workspace, adb_server,
+                                                                      virtual_device, make_virtual_device):
+    args = ["bench", *SMALL_MODELS, "--device", "sd855", "--adb-server", adb_server, *FAST]
+    env = dict(os.environ, EDGEKIT_WORKSPACE=str(ready_workspace))
+    # a long cool-down leaves time to pull the plug after the first run
+    proc = subprocess.Popen([sys.executable, "-m", "edgekit", *args, "--cooldown", "6"], env=env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not results(ready_workspace) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        virtual_device.stop()
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 5, stderr
+    assert "--resume" in stderr and "not run:" in stderr and "Traceback" not in stderr
+    kept = results(ready_workspace)
+    assert len(kept) == 1 and kept[0].ok
+
+    make_virtual_device(adb_server)  # another sd855 comes in
+    finished = run_cli(*args, "--resume", "--json", check=True).json()
+    assert finished["skipped"] == [kept[0].model]
+    assert sorted(r["model"] for r in finished["results"]) == sorted(set(SMALL_MODELS) - {kept[0].model})
+    assert sorted(r.model for r in results(ready_workspace) if r.ok) == sorted(SMALL_MODELS)
+    again = run_cli(*args, "--resume", "--json", check=True).json()
+    assert again["results"] == [] and sorted(again["skipped"]) == sorted(SMALL_MODELS)
+
+
+def test_model_path_and_work_folder_with_spaces_and_semicolons(run_cli, ready_workspace, adb_server,
+                                                               virtual_device, tmp_path):
+    exported = next((ready_workspace / "export" / "ShuffleNetV2_x0_25").iterdir())
+    folder = tmp_path / "my model;v2"
+    folder.mkdir()
+    for name in ("inference.pdmodel", "inference.pdiparams"):
+        shutil.copy(exported / name, folder / name)
+    remote_dir = "/data/local/tmp/edgekit/a b;touch injected"
+    record = run_cli("bench", str(folder), "--device", "sd855", "--adb-server", adb_server, *FAST,
+                     "--remote-dir", remote_dir, "--json", check=True).json()["results"][0]
+    assert record["status"] == "ok" and record["model"] == "my model;v2"
+    pushed = sandbox_file(virtual_device, f"{remote_dir}/models/my model;v2.nb")
+    assert pushed.stat().st_size == record["nb"]["bytes"]
+    assert [p.name for p in (virtual_device.sandbox / "data/local/tmp/edgekit").iterdir()] == ["a b;touch injected"]
+    assert not list(virtual_device.sandbox.rglob("injected"))
+    assert record["extra"]["remote_dir"] == remote_dir
+
+
+def test_per_run_timeout_stops_a_hung_binary(run_cli, ready_workspace, adb_server, virtual_device, tmp_path):
+    pid_file = tmp_path / "hung.pid"
+    hung = tmp_path / "hung_benchmark_bin"
+    hung.write_text(f"#!/bin/sh\necho $$ > '{pid_file}'\nexec sleep 300\n")  # runs on this host
+    hung.chmod(0o755)
+    started = time.monotonic()
+    result = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server,
+                     "--benchmark-bin", str(hung), "--timeout", "3", *FAST)
+    assert time.monotonic() - started < 60
+    assert result.returncode == 5, result.stderr
+    assert "ShuffleNetV2_x0_25" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    (failed,) = results(ready_workspace)
+    assert failed.status == "failed" and failed.latency is None and "DeviceTimeoutError" in failed.error
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid), "the hung benchmark binary is still running"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie has finished
+        return f.read().split(")")[-1].split()[0] != "Z"
+
+
+def test_binary_that_prints_no_timing_is_a_failed_run_showing_its_output(run_cli, ready_workspace, adb_server,
+                                                                        virtual_device, tmp_path):
+    # Paddle Lite's tool prints its complaints and usage and exits 0 when flags are wrong
+    silent = tmp_path / "usage_only_benchmark_bin"
+    silent.write_text("#!/bin/sh\necho 'Must set --backend option!'\necho 'Usage: ./benchmark_bin ...'\nexit 0\n")
+    silent.chmod(0o755)
+    result = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server,
+                     "--benchmark-bin", str(silent), *FAST)
+    assert result.returncode == 4
+    assert "no benchmark timing found" in result.stderr and "Must set --backend option!" in result.stderr
+    (failed,) = results(ready_workspace)
+    assert failed.status == "failed" and "BenchmarkError" in failed.error
+
+
+def test_cooldown_waits_between_runs(run_cli, ready_workspace, adb_server, virtual_device):
+    document = run_cli("bench", "ShuffleNetV2_x0_25", "MobileNetV3_small_x0_35", "--device", "sd855",
+                       "--adb-server", adb_server, *FAST, "--cooldown", "2", "--json", check=True).json()
+    first, second = sorted(document["results"], key=lambda r: r["started"])
+    assert (when(second["started"]) - when(first["finished"])).total_seconds() >= 2.0
+
+
+def test_cleanup_removes_the_work_folder(run_cli, ready_workspace, adb_server, virtual_device):
+    run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST, "--cleanup",
+            check=True)
+    assert not sandbox_file(virtual_device, "/data/local/tmp/edgekit").exists()
+    assert results(ready_workspace)[0].ok
+
+
+# ------------------------------------------------------------------------- choosing devices
+
+
+def test_models_are_spread_over_devices_of_two_adb_servers(run_cli, ready_workspace, adb_server, virtual_device,
+                                                           second_adb_server, second_adb_server_with_device):
+    document = run_cli("bench", "ShuffleNetV2_x0_25", "MobileNetV3_small_x0_35", "--device", "sd855",
+                       "--adb-server", adb_server, "--adb-server", second_adb_server, *FAST, "--cooldown", "2",
+                       "--json", check=True).json()
+    records = document["results"]
+    assert all(r["status"] == "ok" for r in records) and len(records) == 2
+    assert {r["device"]["serialno"] for r in records} == {virtual_device.serial, second_adb_server_with_device.serial}
+    assert {r["device"]["adb_server"] for r in records} == {adb_server, second_adb_server}
+
+
+def test_one_model_and_several_matching_devices_needs_a_serial(run_cli, ready_workspace, adb_server, virtual_device,
+                                                               make_virtual_device):
+    other = make_virtual_device(adb_server)
+    refused = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST)
+    assert refused.returncode == 5 and "pass --serial" in refused.stderr
+    assert virtual_device.address in refused.stderr and other.address in refused.stderr
+    chosen = run_cli("bench", "ShuffleNetV2_x0_25", "--serial", other.serial, "--adb-server", adb_server, *FAST,
+                     "--json", check=True).json()["results"][0]
+    assert chosen["device"]["serialno"] == other.serial
+
+
+def test_no_matching_device_is_a_clear_error(run_cli, ready_workspace, adb_server, virtual_device):
+    result = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd865", "--adb-server", adb_server)
+    assert result.returncode == 5
+    assert "no connected device matches profile sd865" in result.stderr and virtual_device.address in result.stderr
+
+
+def test_unknown_model_stops_before_anything_runs(run_cli, ready_workspace, adb_server, virtual_device):
+    result = run_cli("bench", "ShuffleNetV2_x0_25", "MobileNetV9", "--device", "sd855", "--adb-server", adb_server)
+    assert result.returncode == 2 and "MobileNetV9" in result.stderr
+    assert results(ready_workspace) == []
+
+
+def test_no_device_choice_is_a_usage_error(run_cli):
+    result = run_cli("bench", "ShuffleNetV2_x0_25", env={"ANDROID_SERIAL": ""})
+    assert result.returncode == 2 and "--device" in result.stderr
