@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
+import struct
 import subprocess
 import time
 
@@ -124,6 +125,41 @@ def test_a_host_breaking_flow_control_is_disconnected(device: VirtualDevice) -> 
         with pytest.raises(EOFError):
             while time.monotonic() < deadline:
                 host.recv()
+    finally:
+        host.close()
+
+
+def test_interactive_shell_v2_with_a_pty(device: VirtualDevice) -> None:
+    host = RawHost(device)
+
+    def packet(packet_id: int, data: bytes) -> bytes:
+        return struct.pack("<BI", packet_id, len(data)) + data
+
+    try:
+        host.handshake()
+        host.send(Message(wire.A_OPEN, 3, 0, b"shell,v2,TERM=xterm-256color,pty:\0"))
+        device_id = host.recv().arg0
+        # Window size (id 5), then a line on stdin (id 0), as `adb shell` sends them.
+        host.send(Message(wire.A_WRTE, 3, device_id,
+                          packet(5, b"40x100,0x0") + packet(0, b"stty size; echo $TERM; exit 4\n")))
+        output, exit_code = b"", None
+        while True:
+            message = host.recv()
+            if message.command == wire.A_CLSE:
+                break
+            if message.command != wire.A_WRTE:
+                continue
+            host.send(Message(wire.A_OKAY, 3, device_id))
+            data = message.payload
+            while data:
+                packet_id, length = struct.unpack_from("<BI", data)
+                if packet_id == 1:
+                    output += data[5:5 + length]
+                elif packet_id == 3:
+                    exit_code = data[5]
+                data = data[5 + length:]
+        assert exit_code == 4
+        assert b"40 100\r\n" in output and b"xterm-256color\r\n" in output  # a terminal: \r\n
     finally:
         host.close()
 

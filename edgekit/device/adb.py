@@ -18,28 +18,34 @@ import dataclasses
 import os
 import re
 import shlex
-import shutil
 import socket
 import stat as stat_module
 import struct
-import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Optional, Sequence, Union
+from typing import Iterator, Mapping, Optional, Sequence, Union
 
 import adbutils
 
 from edgekit.device.profiles import load_profile, match_profile
+# Server handling lives in servers.py; its public names are part of this module's API too.
+from edgekit.device.servers import (ServerSpec, adb_executable, client_for, connect_device, default_server,
+                                    disconnect_device, ensure_server, format_server, load_devices_file,
+                                    parse_server, server_running, server_specs, start_server)
 from edgekit.errors import (DeviceError, DeviceLostError, DeviceNotFoundError, DeviceTimeoutError,
-                            InvalidInputError, MissingDependencyError, UsageError)
+                            InvalidInputError)
 from edgekit.workspace import sha256_file
 
-DEFAULT_SERVER_HOST = "127.0.0.1"
-DEFAULT_SERVER_PORT = 5037
+__all__ = [
+    "Device", "DeviceInfo", "RemoteStat", "ShellResult", "ServerSpec", "adb_executable", "connect_device",
+    "default_server",
+    "disconnect_device", "ensure_server", "format_server", "list_devices", "load_devices_file", "parse_server",
+    "quote_command", "select_device", "select_devices", "server_running", "start_server",
+]
+
 SYNC_DATA_MAX = 64 * 1024  # the sync protocol's limit for one DATA chunk
-SERVER_START_TIMEOUT = 20.0
 V1_EXIT_MARKER = "EDGEKIT_EXIT_CODE:"
 # Messages of the adb server that mean the device is gone (unplugged, adbd or the link died).
 LOST_MARKERS = ("not found", "offline", "no devices", "closed", "connection reset", "broken pipe")
@@ -100,110 +106,6 @@ def quote_command(command: CommandLike) -> str:
     if isinstance(command, str):
         return command
     return " ".join(shlex.quote(str(arg)) for arg in command)
-
-
-# ------------------------------------------------------------------------------- servers
-
-
-def parse_server(address: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[v6addr]:PORT`` too) as (host, port); UsageError when malformed."""
-    text = address.strip()
-    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([^:\s\[\]]+):(\d+)", text)
-    if not match:
-        raise UsageError(f"malformed adb server address {address!r} (expected HOST:PORT)")
-    host = match.group(1) or match.group(3)
-    port = int(match.group(2) or match.group(4))
-    if not 0 < port < 65536:
-        raise UsageError(f"adb server address {address!r}: port {port} is out of range")
-    return host, port
-
-
-def format_server(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def default_server() -> str:
-    """$ANDROID_ADB_SERVER_ADDRESS (or adbutils' $ANDROID_ADB_SERVER_HOST) and
-    $ANDROID_ADB_SERVER_PORT, else 127.0.0.1:5037 — the server the adb client would use."""
-    host = (os.environ.get("ANDROID_ADB_SERVER_ADDRESS") or os.environ.get("ANDROID_ADB_SERVER_HOST")
-            or DEFAULT_SERVER_HOST)
-    port_text = os.environ.get("ANDROID_ADB_SERVER_PORT") or str(DEFAULT_SERVER_PORT)
-    if not port_text.isdigit():
-        raise UsageError(f"$ANDROID_ADB_SERVER_PORT is not a port number: {port_text!r}")
-    return format_server(host, int(port_text))
-
-
-def _is_loopback(host: str) -> bool:
-    return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def server_running(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def adb_executable() -> str:
-    """The adb client binary; MissingDependencyError with a hint when there is none."""
-    found = os.environ.get("ADBUTILS_ADB_PATH") or shutil.which("adb")
-    if not found:
-        raise MissingDependencyError("the adb command is not installed (Debian: apt-get install adb)")
-    return found
-
-
-def start_server(host: str, port: int) -> None:
-    """Start an adb server on a loopback port, as ``adb -P PORT start-server`` does."""
-    try:
-        proc = subprocess.run([adb_executable(), "-P", str(port), "start-server"], capture_output=True,
-                              text=True, timeout=SERVER_START_TIMEOUT, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise DeviceError(f"adb server on port {port} did not start within {SERVER_START_TIMEOUT:.0f} s") from None
-    if proc.returncode != 0 or not server_running(host, port):
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise DeviceError(f"cannot start an adb server on {format_server(host, port)}"
-                          f"{': ' + detail[-1] if detail else ''}")
-
-
-def ensure_server(address: str) -> tuple[str, int]:
-    """(host, port) of a running adb server: a local one is started when it is not running."""
-    host, port = parse_server(address)
-    if server_running(host, port):
-        return host, port
-    if not _is_loopback(host):
-        raise DeviceError(f"adb server {address} is not reachable")
-    start_server(host, port)
-    return host, port
-
-
-def _client(address: str) -> adbutils.AdbClient:
-    host, port = ensure_server(address)
-    return adbutils.AdbClient(host=host, port=port)
-
-
-def connect_device(address: str, adb_server: Optional[str] = None, timeout: float = 10.0) -> str:
-    """``adb connect ADDRESS`` on an adb server, then wait until the device is online (the
-    handshake ends after the server has answered); returns what the server said."""
-    server = adb_server or default_server()
-    client = _client(server)
-    try:
-        reply = client.connect(address, timeout=timeout)
-        if "connected to" in reply:
-            client.wait_for(address, state="device", timeout=timeout)
-    except (adbutils.AdbError, OSError) as e:
-        raise DeviceError(f"adb connect {address} through {server} failed: {e or type(e).__name__}") from None
-    if "connected to" not in reply:
-        raise DeviceError(f"adb connect {address} through {server}: {reply.strip()}")
-    return reply.strip()
-
-
-def disconnect_device(address: str, adb_server: Optional[str] = None) -> None:
-    """``adb disconnect ADDRESS``; silent when the server or the device is gone already."""
-    host, port = parse_server(adb_server or default_server())
-    if server_running(host, port):
-        with contextlib.suppress(adbutils.AdbError, OSError):
-            adbutils.AdbClient(host=host, port=port).disconnect(address)
 
 
 # ---------------------------------------------------------------------------------- device
@@ -574,64 +476,6 @@ class Device:
 
 
 @dataclasses.dataclass(frozen=True)
-class ServerSpec:
-    """An adb server to read devices from, and device addresses to `adb connect` through it."""
-
-    address: str
-    connect: tuple[str, ...] = ()
-
-
-def load_devices_file(path: Path) -> list[ServerSpec]:
-    """Read a devices file (YAML)::
-
-        adb_servers:
-          - 127.0.0.1:5037                  # a plain server
-          - address: 192.168.1.7:5037       # a server on another host ...
-            connect: [192.168.1.20:5555]    # ... and devices to `adb connect` through it
-    """
-    import yaml
-
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise InvalidInputError(f"cannot read devices file {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise InvalidInputError(f"devices file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    entries = data.get("adb_servers") if isinstance(data, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise InvalidInputError(f"devices file {path} needs a non-empty 'adb_servers' list")
-    return [_server_spec(path, entry) for entry in entries]
-
-
-def _server_spec(path: Path, entry: Any) -> ServerSpec:
-    if isinstance(entry, str):
-        parse_server(entry)
-        return ServerSpec(entry)
-    if isinstance(entry, dict) and isinstance(entry.get("address"), str):
-        parse_server(entry["address"])
-        connect = entry.get("connect") or []
-        if isinstance(connect, str):
-            connect = [connect]
-        if not isinstance(connect, list) or not all(isinstance(a, str) for a in connect):
-            raise InvalidInputError(f"devices file {path}: 'connect' of {entry['address']} must list HOST:PORT addresses")
-        return ServerSpec(entry["address"], tuple(connect))
-    raise InvalidInputError(f"devices file {path}: each adb_servers entry is HOST:PORT or a mapping "
-                            f"with 'address' (got {entry!r})")
-
-
-def _server_specs(adb_servers: Sequence[str], devices_file: Optional[Path]) -> list[ServerSpec]:
-    specs = [ServerSpec(address) for address in adb_servers]
-    if devices_file is None and os.environ.get("EDGEKIT_DEVICES_FILE"):
-        devices_file = Path(os.environ["EDGEKIT_DEVICES_FILE"])
-    if devices_file is not None:
-        specs += load_devices_file(devices_file)
-    for spec in specs:
-        parse_server(spec.address)
-    return specs or [ServerSpec(default_server())]
-
-
-@dataclasses.dataclass(frozen=True)
 class _Scan:
     devices: list[Device]
     unusable: list[str]  # "SERIAL (unauthorized)" for devices adb sees but cannot use
@@ -641,10 +485,10 @@ def _scan(adb_servers: Sequence[str], devices_file: Optional[Path]) -> _Scan:
     devices: list[Device] = []
     unusable: list[str] = []
     by_serialno: dict[str, int] = {}
-    for spec in _server_specs(adb_servers, devices_file):
+    for spec in server_specs(adb_servers, devices_file):
         for address in spec.connect:
             connect_device(address, spec.address)
-        client = _client(spec.address)
+        client = client_for(spec.address)
         try:
             entries = client.list()
         except (adbutils.AdbError, OSError) as e:
@@ -693,7 +537,7 @@ def select_devices(*, profile: Optional[str] = None, serial: Optional[str] = Non
               and (profile is None or d.info.profile == profile)]
     if not chosen:
         wanted = " and ".join(filter(None, [profile and f"profile {profile}", serial and f"serial {serial}"]))
-        present = ", ".join(_describe(d) for d in scan.devices + []) or "none"
+        present = ", ".join(_describe(d) for d in scan.devices) or "none"
         extra = f"; not usable: {', '.join(scan.unusable)}" if scan.unusable else ""
         raise DeviceNotFoundError(f"no connected device matches {wanted or 'the selection'} "
                                   f"(connected: {present}{extra})")

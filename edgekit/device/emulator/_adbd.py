@@ -21,7 +21,8 @@ class Adbd:
     def __init__(self, sandbox: Sandbox, banner: bytes, host: str = "127.0.0.1", port: int = 0):
         self.sandbox = sandbox
         self.banner = banner
-        self._listener = socket.create_server((host, port), reuse_port=False)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.create_server((host, port), family=family)
         self.host = host
         self.port = self._listener.getsockname()[1]
         self._transports: set[Transport] = set()

@@ -17,7 +17,7 @@ import stat
 import struct
 import tempfile
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, NoReturn, Optional
 
 from edgekit.device.emulator._sandbox import Sandbox, SandboxEscape
 from edgekit.device.emulator._transport import Stream
@@ -208,7 +208,7 @@ class SyncSession:
                 with contextlib.suppress(FileNotFoundError):
                     tmp.unlink()
 
-    def _drain_and_finish(self) -> None:
+    def _drain_and_finish(self) -> NoReturn:
         """After a failed SEND, read and drop the host's DATA until DONE (as adbd does, so the
         host sees the FAIL), then end the session."""
         self._flush()

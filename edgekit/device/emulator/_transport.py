@@ -41,6 +41,7 @@ class Stream:
         self._buffer = bytearray()
         self._may_send = True  # the host's OPEN implies a READY for our first WRTE
         self._closed = False
+        self._close_sent = False
         self.closed_by_host = False
 
     # -- called by the transport's reader thread ------------------------------------------
@@ -109,15 +110,13 @@ class Stream:
                                         bytes(view[start:start + step])))
 
     def close(self) -> None:
-        """Close our side (CLSE once); the host may not answer it."""
+        """Close our side: one CLSE, unless the host closed the stream first (it expects no answer)."""
         with self._cond:
-            if self._closed:
-                already_closed_by_host = self.closed_by_host
-            else:
-                already_closed_by_host = False
+            send_close = not self.closed_by_host and not self._close_sent
+            self._close_sent = True
             self._closed = True
             self._cond.notify_all()
-        if not already_closed_by_host:
+        if send_close:
             self.transport.send(Message(wire.A_CLSE, self.local_id, self.remote_id))
         self.transport.forget(self.local_id)
 

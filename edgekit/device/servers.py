@@ -1,0 +1,188 @@
+"""adb servers: addresses, the default one, starting a local one, ``adb connect``, devices files.
+
+A devices file (``--devices-file``, $EDGEKIT_DEVICES_FILE) lists the adb servers to read devices
+from, on this host or others, and device addresses to ``adb connect`` through each::
+
+    adb_servers:
+      - 127.0.0.1:5037                  # a plain server
+      - address: 192.168.1.7:5037       # a server on another host ...
+        connect: [192.168.1.20:5555]    # ... and devices to `adb connect` through it
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import adbutils
+
+from edgekit.errors import DeviceError, InvalidInputError, MissingDependencyError, UsageError
+
+DEFAULT_SERVER_HOST = "127.0.0.1"
+DEFAULT_SERVER_PORT = 5037
+SERVER_START_TIMEOUT = 20.0
+DEVICES_FILE_ENV = "EDGEKIT_DEVICES_FILE"
+
+
+def parse_server(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[v6addr]:PORT`` too) as (host, port); UsageError when malformed."""
+    text = address.strip()
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:(\d+)|([^:\s\[\]]+):(\d+)", text)
+    if not match:
+        raise UsageError(f"malformed adb server address {address!r} (expected HOST:PORT)")
+    host = match.group(1) or match.group(3)
+    port = int(match.group(2) or match.group(4))
+    if not 0 < port < 65536:
+        raise UsageError(f"adb server address {address!r}: port {port} is out of range")
+    return host, port
+
+
+def format_server(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def default_server() -> str:
+    """$ANDROID_ADB_SERVER_ADDRESS (or adbutils' $ANDROID_ADB_SERVER_HOST) and
+    $ANDROID_ADB_SERVER_PORT, else 127.0.0.1:5037 — the server the adb client would use."""
+    host = (os.environ.get("ANDROID_ADB_SERVER_ADDRESS") or os.environ.get("ANDROID_ADB_SERVER_HOST")
+            or DEFAULT_SERVER_HOST)
+    port_text = os.environ.get("ANDROID_ADB_SERVER_PORT") or str(DEFAULT_SERVER_PORT)
+    if not port_text.isdigit():
+        raise UsageError(f"$ANDROID_ADB_SERVER_PORT is not a port number: {port_text!r}")
+    return format_server(host, int(port_text))
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def server_running(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def adb_executable() -> str:
+    """The adb client binary; MissingDependencyError with a hint when there is none."""
+    found = os.environ.get("ADBUTILS_ADB_PATH") or shutil.which("adb")
+    if not found:
+        raise MissingDependencyError("the adb command is not installed (Debian: apt-get install adb)")
+    return found
+
+
+def start_server(host: str, port: int) -> None:
+    """Start an adb server on a loopback port, as ``adb -P PORT start-server`` does."""
+    try:
+        proc = subprocess.run([adb_executable(), "-P", str(port), "start-server"], capture_output=True,
+                              text=True, timeout=SERVER_START_TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise DeviceError(f"adb server on port {port} did not start within {SERVER_START_TIMEOUT:.0f} s") from None
+    if proc.returncode != 0 or not server_running(host, port):
+        detail = (proc.stderr or proc.stdout).strip().splitlines()
+        raise DeviceError(f"cannot start an adb server on {format_server(host, port)}"
+                          f"{': ' + detail[-1] if detail else ''}")
+
+
+def ensure_server(address: str) -> tuple[str, int]:
+    """(host, port) of a running adb server: a local one is started when it is not running."""
+    host, port = parse_server(address)
+    if server_running(host, port):
+        return host, port
+    if not _is_loopback(host):
+        raise DeviceError(f"adb server {address} is not reachable")
+    start_server(host, port)
+    return host, port
+
+
+def client_for(address: str) -> adbutils.AdbClient:
+    """An adbutils client of a running adb server (a local one is started when needed)."""
+    host, port = ensure_server(address)
+    return adbutils.AdbClient(host=host, port=port)
+
+
+def connect_device(address: str, adb_server: Optional[str] = None, timeout: float = 10.0) -> str:
+    """``adb connect ADDRESS`` on an adb server, then wait until the device is online (the
+    handshake ends after the server has answered); returns what the server said."""
+    server = adb_server or default_server()
+    client = client_for(server)
+    try:
+        reply = client.connect(address, timeout=timeout)
+        if "connected to" in reply:
+            client.wait_for(address, state="device", timeout=timeout)
+    except (adbutils.AdbError, OSError) as e:
+        raise DeviceError(f"adb connect {address} through {server} failed: {e or type(e).__name__}") from None
+    if "connected to" not in reply:
+        raise DeviceError(f"adb connect {address} through {server}: {reply.strip()}")
+    return reply.strip()
+
+
+def disconnect_device(address: str, adb_server: Optional[str] = None) -> None:
+    """``adb disconnect ADDRESS``; silent when the server or the device is gone already."""
+    host, port = parse_server(adb_server or default_server())
+    if server_running(host, port):
+        with contextlib.suppress(adbutils.AdbError, OSError):
+            adbutils.AdbClient(host=host, port=port).disconnect(address)
+
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerSpec:
+    """An adb server to read devices from, and device addresses to `adb connect` through it."""
+
+    address: str
+    connect: tuple[str, ...] = ()
+
+
+def load_devices_file(path: Path) -> list[ServerSpec]:
+    """The servers of a devices file (format: see the module docstring)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as e:
+        raise InvalidInputError(f"cannot read devices file {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise InvalidInputError(f"devices file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    entries = data.get("adb_servers") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise InvalidInputError(f"devices file {path} needs a non-empty 'adb_servers' list")
+    return [_server_spec(path, entry) for entry in entries]
+
+
+def _server_spec(path: Path, entry: Any) -> ServerSpec:
+    if isinstance(entry, str):
+        parse_server(entry)
+        return ServerSpec(entry)
+    if isinstance(entry, dict) and isinstance(entry.get("address"), str):
+        parse_server(entry["address"])
+        connect = entry.get("connect") or []
+        if isinstance(connect, str):
+            connect = [connect]
+        if not isinstance(connect, list) or not all(isinstance(a, str) for a in connect):
+            raise InvalidInputError(f"devices file {path}: 'connect' of {entry['address']} must list HOST:PORT addresses")
+        return ServerSpec(entry["address"], tuple(connect))
+    raise InvalidInputError(f"devices file {path}: each adb_servers entry is HOST:PORT or a mapping "
+                            f"with 'address' (got {entry!r})")
+
+
+def server_specs(adb_servers: Sequence[str], devices_file: Optional[Path]) -> list[ServerSpec]:
+    """The servers to read: the given ones and those of the devices file ($EDGEKIT_DEVICES_FILE
+    when none is given); the default server when that makes none."""
+    specs = [ServerSpec(address) for address in adb_servers]
+    if devices_file is None and os.environ.get(DEVICES_FILE_ENV):
+        devices_file = Path(os.environ[DEVICES_FILE_ENV])
+    if devices_file is not None:
+        specs += load_devices_file(devices_file)
+    for spec in specs:
+        parse_server(spec.address)
+    return specs or [ServerSpec(default_server())]
