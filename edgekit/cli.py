@@ -337,8 +337,10 @@ def devices(adb_servers: tuple[str, ...], devices_file: Optional[str], as_json: 
 
     found = list_devices(adb_servers, devices_file=Path(devices_file) if devices_file else None)
     rows = [d.info.to_dict() for d in found]
+    # Several adb servers: say which one each device is on.
+    columns = DEVICE_COLUMNS + (("adb_server",) if len({r["adb_server"] for r in rows}) > 1 else ())
     emit(rows, as_json, lambda data: format_table(
-        DEVICE_COLUMNS, [[row[c] if row[c] is not None else "-" for c in DEVICE_COLUMNS] for row in data])
+        columns, [[row[c] if row[c] is not None else "-" for c in columns] for row in data])
         if data else "no devices (is the phone connected and authorized? try `adb devices`)")
 
 

@@ -218,3 +218,13 @@ def test_edgekit_devices_command(virtual_device, run_cli) -> None:
     assert virtual_device.address in text.stdout and "sd855" in text.stdout
     bad = run_cli("devices", "--adb-server", "nonsense", timeout=120)
     assert bad.returncode == 2 and "nonsense" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_edgekit_devices_command_over_two_servers(virtual_device, second_adb_server_with_device, run_cli) -> None:
+    servers = [virtual_device.adb_server, second_adb_server_with_device.adb_server]
+    result = run_cli("devices", "--adb-server", servers[0], "--adb-server", servers[1], timeout=120)
+    assert result.returncode == 0, result.stderr
+    header, _rule, *rows = result.stdout.splitlines()
+    assert header.split()[-1] == "adb_server"
+    assert any(virtual_device.address in r and r.endswith(servers[0]) for r in rows)
+    assert any(second_adb_server_with_device.address in r and r.endswith(servers[1]) for r in rows)
