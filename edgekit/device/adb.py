@@ -168,7 +168,8 @@ class Device:
         except (adbutils.AdbTimeout, socket.timeout):
             raise DeviceTimeoutError(f"{action} on {self.serial}: no answer from the adb server") from None
         except adbutils.AdbError as e:
-            raise self._classify(action, str(e)) from None
+            # adbutils puts the device's reason and the path in separate arguments.
+            raise self._classify(action, ": ".join(str(a) for a in e.args) or type(e).__name__) from None
         except (EOFError, ConnectionError) as e:
             raise DeviceLostError(f"device {self.serial} disappeared during {action} ({e or 'stream closed'})") from None
         except OSError as e:
