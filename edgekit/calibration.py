@@ -1,0 +1,218 @@
+"""Images for quantization: the calibration set, the held-out set of the fidelity check and
+labelled evaluation sets, all preprocessed exactly as PaddleClas evaluates (edgekit.preprocess).
+
+Which images play which part (see also ``quantize.py``):
+
+- calibration: ``--calib-dir`` (flat, or ImageNet-style class folders), else the photographs
+  shipped in the package. When the calibration needs fewer images than there are
+  (``batch_size × batch_nums``), they are picked evenly spaced over the sorted list, so every
+  class folder contributes instead of only the first.
+- held-out (fidelity): the ``--eval-dir`` images when given; else the shipped photographs, where
+  a photograph that is also a calibration image is used mirrored (flipped left-right). With the
+  default calibration that is every photograph: then the held-out images are new pixels of the
+  same scenes, and the report says so (``overlaps_calibration``).
+- evaluation: ``--eval-dir`` with a PaddleClas ``val_list.txt`` (``path label`` lines), or class
+  sub-folders named by integer class id, or by ImageNet synset id (``n01440764``) when the folder
+  holds one sub-folder per class of the model (sorted order = class id, as ImageNet's).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import numpy as np
+
+from edgekit.errors import InvalidInputError
+from edgekit.preprocess import IMAGE_SUFFIXES, Preprocess, decode_image, list_images, sample_images
+from edgekit.workspace import sha256_file
+
+SAMPLE_SOURCE = "edgekit sample photographs (edgekit/data/images, see SOURCES.md)"
+VAL_LIST = "val_list.txt"
+SYNSET_PATTERN = re.compile(r"^n\d{8}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageView:
+    """One input image: a file, optionally mirrored, with its class label when known."""
+
+    path: Path
+    mirrored: bool = False
+    label: Optional[int] = None
+
+    def describe(self) -> str:
+        return f"{self.path} (mirrored)" if self.mirrored else str(self.path)
+
+    def tensor(self, preprocess: Preprocess) -> np.ndarray:
+        """The float32 CHW input; InvalidInputError naming the file when it cannot be decoded."""
+        rgb = decode_image(self.path)
+        if self.mirrored:
+            rgb = np.ascontiguousarray(rgb[:, ::-1, :])
+        try:
+            return preprocess(rgb)
+        except InvalidInputError as e:  # e.g. smaller than the crop: name the file
+            raise InvalidInputError(f"{self.path}: {e}") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSet:
+    """Images chosen for one purpose, where they came from and how they were chosen."""
+
+    views: tuple[ImageView, ...]
+    source: str
+    available: int
+    note: str = ""
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def describe(self, limit: Optional[int] = None) -> dict:
+        """Source, counts and image paths (the first ``limit`` of them when given)."""
+        shown = self.views if limit is None else self.views[:limit]
+        described = {
+            "source": self.source,
+            "count": len(self.views),
+            "available": self.available,
+            "images": [v.describe() for v in shown],
+        }
+        if len(shown) < len(self.views):
+            described["images_listed"] = len(shown)
+        if self.note:
+            described["note"] = self.note
+        return described
+
+
+def pick_evenly(items: Sequence, count: Optional[int]) -> list:
+    """``count`` items spread evenly over ``items`` (all of them when count is None or larger)."""
+    if count is None or count >= len(items):
+        return list(items)
+    if count <= 0:
+        return []
+    indices = np.unique(np.round(np.linspace(0, len(items) - 1, count)).astype(int))
+    return [items[i] for i in indices]
+
+
+def calibration_set(calib_dir: Optional[Path], count: Optional[int]) -> ImageSet:
+    """The calibration images: ``count`` of ``calib_dir``'s (or of the shipped photographs)."""
+    if calib_dir is not None:
+        images = list_images(calib_dir)  # InvalidInputError: missing or empty folder
+        source = str(Path(calib_dir))
+    else:
+        images = sample_images()
+        source = SAMPLE_SOURCE
+    chosen = pick_evenly(images, count)
+    note = "" if len(chosen) == len(images) else f"{len(chosen)} of {len(images)} images, evenly spaced in sorted order"
+    return ImageSet(tuple(ImageView(p) for p in chosen), source, len(images), note)
+
+
+def file_digests(paths: Sequence[Path]) -> list[str]:
+    return [sha256_file(p) for p in paths]
+
+
+def held_out_set(calibration_digests: set[str]) -> tuple[ImageSet, bool]:
+    """The shipped photographs as held-out images, mirrored where they were calibration images.
+
+    ``calibration_digests``: sha256 of the calibration files. Returns the set and whether it
+    overlaps the calibration set (same photographs, mirrored).
+    """
+    photos = sample_images()
+    views = tuple(ImageView(p, mirrored=digest in calibration_digests)
+                  for p, digest in zip(photos, file_digests(photos)))
+    mirrored = sum(v.mirrored for v in views)
+    overlaps = mirrored > 0
+    note = (f"{mirrored} of {len(views)} held-out images are mirrored views of calibration images "
+            "(same scenes, different pixels): fidelity is not measured on unseen scenes; "
+            "give --eval-dir for that") if overlaps else "none of these images is a calibration image"
+    return ImageSet(views, SAMPLE_SOURCE, len(photos), note), overlaps
+
+
+def count_overlap(calibration_digests: set[str], images: ImageSet) -> int:
+    """How many files of ``images`` are, byte for byte, calibration images."""
+    return sum(d in calibration_digests for d in file_digests([v.path for v in images.views]))
+
+
+# ------------------------------------------------------------------------------ labelled sets
+
+
+def eval_set(eval_dir: Path, num_classes: int) -> ImageSet:
+    """Labelled images of ``eval_dir`` (val_list.txt, integer class folders or synset folders)."""
+    eval_dir = Path(eval_dir)
+    if not eval_dir.is_dir():
+        raise InvalidInputError(f"evaluation folder {eval_dir} does not exist")
+    if (eval_dir / VAL_LIST).is_file():
+        views, how = _from_val_list(eval_dir / VAL_LIST), f"labels from {VAL_LIST}"
+    else:
+        views, how = _from_class_folders(eval_dir, num_classes)
+    if not views:
+        raise InvalidInputError(f"evaluation folder {eval_dir} holds no labelled .jpg/.jpeg/.png/.bmp image")
+    for view in views:
+        if view.label is None or not 0 <= view.label < num_classes:
+            raise InvalidInputError(f"{view.path}: class id {view.label} is outside the model's "
+                                    f"{num_classes} classes")
+    return ImageSet(tuple(views), str(eval_dir), len(views), how)
+
+
+def _from_val_list(path: Path) -> list[ImageView]:
+    """PaddleClas's ``path label`` lines; paths relative to the list's folder."""
+    views = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) < 2 or not parts[-1].lstrip("-").isdigit():
+            raise InvalidInputError(f"{path}, line {number}: expected 'image_path class_id', got {line.strip()!r}")
+        image = path.parent / " ".join(parts[:-1])
+        if not image.is_file():
+            raise InvalidInputError(f"{path}, line {number}: image {image} does not exist")
+        views.append(ImageView(image, label=int(parts[-1])))
+    return views
+
+
+def _from_class_folders(eval_dir: Path, num_classes: int) -> tuple[list[ImageView], str]:
+    folders = sorted(p for p in eval_dir.iterdir() if p.is_dir())
+    names = [f.name for f in folders]
+    if folders and all(n.isdigit() for n in names):
+        labels = {f: int(f.name) for f in folders}
+        how = "labels from class folders named by class id"
+    elif folders and all(SYNSET_PATTERN.match(n) for n in names):
+        if len(folders) != num_classes:
+            raise InvalidInputError(
+                f"evaluation folder {eval_dir} has {len(folders)} synset folders but the model has "
+                f"{num_classes} classes: class ids follow the sorted synsets only when every class has "
+                f"its folder; name the folders by class id or add a {VAL_LIST}")
+        labels = {f: i for i, f in enumerate(folders)}
+        how = "labels from synset folders (sorted order = class id)"
+    else:
+        raise InvalidInputError(
+            f"evaluation folder {eval_dir} needs labels: class sub-folders named by class id (0, 1, ...) "
+            f"or ImageNet synset (n01440764), or a {VAL_LIST} of 'path class_id' lines")
+    views = [ImageView(image, label=labels[folder]) for folder in folders for image in _images_in(folder)]
+    return views, how
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+# ---------------------------------------------------------------------------- preprocessing
+
+
+def preprocess_for(input_shape: Sequence[int]) -> Preprocess:
+    """PaddleClas's evaluation transform for a model input of shape (N, 3, H, W)."""
+    if len(input_shape) != 4 or input_shape[1] != 3 or input_shape[2] <= 0 or input_shape[2] != input_shape[3]:
+        raise InvalidInputError(f"model input shape {tuple(input_shape)} is not (N, 3, S, S): "
+                                "edgekit feeds square RGB images")
+    return Preprocess(crop=int(input_shape[2]))
+
+
+def tensors(image_set: ImageSet, preprocess: Preprocess) -> np.ndarray:
+    """All images of the set as one float32 NCHW array (decoding errors name the file)."""
+    return np.stack([view.tensor(preprocess) for view in image_set.views])
+
+
+def iter_tensors(image_set: ImageSet, preprocess: Preprocess) -> Iterator[tuple[ImageView, np.ndarray]]:
+    """(view, CHW tensor) one at a time, for sets too large to hold in memory."""
+    for view in image_set.views:
+        yield view, view.tensor(preprocess)
