@@ -39,6 +39,8 @@ def markdown(rows: list[dict]) -> str:
             continue
         s = row["storage"]
         verdict = f"yes ({s['unit']})" if s["matches"] else f"**no** — {EXPLANATIONS.get(row['model'], 'see notes')}"
+        if row["model"].endswith(reference.INT8_SUFFIX):
+            verdict = "int8: the 3% rule is for fp32 rows; the size depends on the quantization preset"
         lines.append(f"| {row['model']} | {s['bytes']} | {s['mb']:.2f} | {s['mib']:.2f} | {s['seed_storage_m']} | "
                      f"{s['delta_mb_pct']:+.2f} | {s['delta_mib_pct']:+.2f} | {verdict} |")
     return "\n".join(lines)
