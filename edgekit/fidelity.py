@@ -8,6 +8,7 @@ Paddle Lite's own x86 int8 kernels are not used: on this CPU they give wrong ans
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -35,7 +36,7 @@ class PaddlePredictor:
         try:
             self._predictor = inference.create_predictor(config)
         except Exception as e:  # paddle raises its own enforce errors for unreadable programs
-            raise ToolError(f"Paddle Inference cannot load {model_file}: {_gist(e)}") from None
+            raise ToolError(f"Paddle Inference cannot load {model_file}: {error_gist(e)}") from None
         self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
         self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
         self.model_file = model_file
@@ -48,9 +49,13 @@ class PaddlePredictor:
         return self._output.copy_to_cpu().reshape(-1)
 
 
-def _gist(error: BaseException) -> str:
+def error_gist(error: BaseException) -> str:
+    """The informative line of a paddle/PaddleSlim error: their messages span many lines (a
+    Python stack, then ``SomeError: what happened``, then hints); keep the ``...Error:`` line."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
+    summaries = [line for line in lines if re.match(r"^[A-Za-z]*Error: ", line)]
+    text = (summaries or lines or [type(error).__name__])[-1]
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

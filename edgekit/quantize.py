@@ -327,9 +327,12 @@ def quantize_model(source: Union[str, Path, InferenceModel], workspace: Workspac
     found = None if force else workspace.find(STAGE, name, plan.settings)
     if found is not None:
         return _reuse(found, fp32, eval_dir)
+    started = time.perf_counter()
+    # decoded before any folder exists: an unreadable image stops the run with nothing written
+    samples = calibration.tensors(plan.calibration, calibration.preprocess_for(fp32.input_shape))
     final = workspace.artifact_dir(STAGE, name, plan.settings)
     with building(final) as tmp:
-        report = _build(fp32, config, plan, tmp, eval_dir)
+        report = _build(fp32, config, plan, samples, tmp, eval_dir, started=started)
         write_manifest(tmp, stage=STAGE, model=name, settings=plan.settings, inputs=plan.inputs,
                        tools=report["tools"])
     return QuantizedModel(load_inference_model(final), report, reused=False)
@@ -398,11 +401,8 @@ def _plan(fp32: InferenceModel, config: QuantConfig, calib_dir: Optional[Path]) 
     return _Plan(images, layers, skipped, feed_name(program), settings, inputs)
 
 
-def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, folder: Path,
-           eval_dir: Optional[Path]) -> dict:
-    started = time.perf_counter()
-    preprocess = calibration.preprocess_for(fp32.input_shape)
-    samples = calibration.tensors(plan.calibration, preprocess)
+def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, samples: np.ndarray, folder: Path,
+           eval_dir: Optional[Path], *, started: float) -> dict:
     prepared = time.perf_counter()
     arguments = paddleslim_arguments(fp32, config, plan.settings["skip_tensors"])
     run_quant_post_static(fp32.name, folder, arguments, samples, plan.feed, fp32.input_shape, config.batch_size)
@@ -554,6 +554,8 @@ def run_quant_post_static(model_name: str, destination: Path, arguments: dict, s
     """Call ``paddleslim.quant.quant_post_static`` in a scope of its own; QuantizationError on failure."""
     import paddle
 
+    from edgekit.fidelity import error_gist
+
     _check_op_types(arguments["quantizable_op_type"])
     with static_mode():
         from paddleslim.quant import quant_post_static
@@ -568,7 +570,7 @@ def run_quant_post_static(model_name: str, destination: Path, arguments: dict, s
             except EdgekitError:
                 raise
             except Exception as e:  # PaddleSlim and paddle raise AssertionError, ValueError, enforce errors
-                raise QuantizationError(f"PaddleSlim quant_post_static failed on {model_name}: {_gist(e)}") from None
+                raise QuantizationError(f"PaddleSlim quant_post_static failed on {model_name}: {error_gist(e)}") from None
     for produced in (MODEL_FILE, PARAMS_FILE):
         if not (destination / produced).is_file():
             raise QuantizationError(f"PaddleSlim quant_post_static wrote no {produced} for {model_name}")
@@ -581,14 +583,6 @@ def _check_op_types(op_types: Sequence[str]) -> None:
     if unknown:
         raise UsageError(f"quantizable_op_type {', '.join(unknown)} not supported by PaddleSlim "
                          f"(weight ops: {', '.join(WEIGHT_SLOTS)})")
-
-
-def _gist(error: BaseException) -> str:
-    """The informative line of a paddle/PaddleSlim error (their messages span many lines)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    hints = [line for line in lines if "Error" in line or "error" in line or "should" in line]
-    text = (hints or lines or [type(error).__name__])[-1]
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 # ------------------------------------------------------------------------------------ fidelity
