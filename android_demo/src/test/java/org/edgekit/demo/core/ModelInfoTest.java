@@ -1,0 +1,54 @@
+package org.edgekit.demo.core;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+import static org.junit.Assert.fail;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+
+import org.junit.Test;
+
+public class ModelInfoTest {
+    private static final String PROPERTIES = "model.name=MobileNetV3_small_x1_0\n"
+            + "model.asset=model.nb\nmodel.sha256=abc123\nlabels.asset=labels.txt\nsample.asset=sample.png\n"
+            + "preprocess.crop=224\npreprocess.resize_short=256\n"
+            + "preprocess.mean=0.485,0.456,0.406\npreprocess.std=0.229,0.224,0.225\n"
+            + "runtime.threads=4\nruntime.power_mode=LITE_POWER_HIGH\n";
+
+    private static ModelInfo read(String text) throws IOException {
+        return ModelInfo.read(new ByteArrayInputStream(text.getBytes("ISO-8859-1")));
+    }
+
+    @Test
+    public void readsWhatTheBuildWrites() throws IOException {
+        ModelInfo info = read(PROPERTIES);
+        assertEquals("MobileNetV3_small_x1_0", info.modelName);
+        assertEquals("model.nb", info.modelAsset);
+        assertEquals(224, info.preprocessor.crop());
+        assertEquals(256, info.preprocessor.resizeShort());
+        assertEquals(4, info.defaultThreads);
+        assertEquals("LITE_POWER_HIGH", info.defaultPowerMode);
+    }
+
+    @Test
+    public void aMissingKeyIsNamed() throws IOException {
+        try {
+            read(PROPERTIES.replace("labels.asset=labels.txt\n", ""));
+            fail("no error for a missing key");
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("labels.asset"));
+        }
+    }
+
+    @Test
+    public void powerModesAreChecked() {
+        assertEquals("LITE_POWER_NO_BIND", PowerModes.check("LITE_POWER_NO_BIND"));
+        try {
+            PowerModes.check("TURBO");
+            fail("no error for an unknown power mode");
+        } catch (IllegalArgumentException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("TURBO") && e.getMessage().contains("LITE_POWER_HIGH"));
+        }
+    }
+}

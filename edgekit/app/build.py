@@ -1,0 +1,366 @@
+"""``edgekit app build``: the demo APK, made with Debian's Android tools.
+
+Steps (each a tool run; a failure is a ToolError quoting the tool):
+
+  1. assets: the ``.nb`` (converted for arm when a model name is given), the label list, the
+     sample photo as a PNG of edgekit's own decoding of ``chelsea.jpg`` (so Android's decoder
+     and OpenCV's give the same pixels), and ``edgekit.properties`` (model, preprocessing and
+     runtime defaults, from edgekit's settings);
+  2. ``aapt package -m`` → ``R.java``;
+  3. ``javac -source 8 -target 8 -bootclasspath android.jar`` (dx reads Java 8 class files only);
+     ``android_demo/lite/`` (the Paddle Lite engine) and Paddle Lite's jar join only when the
+     library is given;
+  4. ``dx`` → ``classes.dex`` (with Paddle Lite's classes when given);
+  5. ``aapt package`` (manifest, resources, assets; ``.nb`` stored uncompressed) + ``aapt add``
+     (classes.dex, ``lib/<abi>/libpaddle_lite_jni.so``);
+  6. ``zipalign -p 4``, ``apksigner sign`` with the workspace's debug key, ``apksigner verify``.
+
+The APK is an artifact: ``<workspace>/app/<model>/<key>/edgekit-demo.apk`` with a manifest, keyed
+by the model's sha256, the library, the demo's sources and the options, and reused when they
+match (``reused=True``); ``--out`` copies it where the user wants it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional, Union
+
+from edgekit import __version__
+from edgekit.app.keystore import debug_keystore
+from edgekit.app.library import PaddleLiteLibrary, find_library
+from edgekit.app.platform import android_platform
+from edgekit.app.sources import demo_sources
+from edgekit.app.tools import BUILD_TOOLS, find_tools, run_tool
+from edgekit.errors import InvalidInputError, UsageError
+from edgekit.workspace import Workspace, building, read_manifest, sha256_file, write_manifest
+
+STAGE = "app"
+APK_NAME = "edgekit-demo.apk"
+PACKAGE = "org.edgekit.demo"
+LAUNCH_ACTIVITY = "org.edgekit.demo.MainActivity"
+MIN_SDK = 23
+TARGET_SDK = 23
+MODEL_ASSET = "model.nb"
+LABELS_ASSET = "labels.txt"
+SAMPLE_ASSET = "sample.png"
+SAMPLE_SOURCE = "chelsea.jpg"
+PROPERTIES_ASSET = "edgekit.properties"
+DEFAULT_POWER_MODE = "LITE_POWER_HIGH"
+POWER_MODES = ("LITE_POWER_HIGH", "LITE_POWER_LOW", "LITE_POWER_FULL", "LITE_POWER_NO_BIND",
+               "LITE_POWER_RAND_HIGH", "LITE_POWER_RAND_LOW")
+BUILD_FORMAT = 1  # bump when the build steps change what ends up in the APK
+
+
+@dataclasses.dataclass(frozen=True)
+class BundledModel:
+    """The .nb that goes into the APK."""
+
+    name: str
+    nb_path: Path
+    sha256: str
+    bytes: int
+    converted: bool  # True when edgekit converted (or reused a conversion of) a model name/folder
+
+
+@dataclasses.dataclass(frozen=True)
+class AppBuild:
+    apk: Path
+    copied_to: Optional[Path]
+    package: str
+    version_name: str
+    version_code: int
+    min_sdk: int
+    target_sdk: int
+    model: BundledModel
+    paddle_lite: Optional[PaddleLiteLibrary]
+    bytes: int
+    sha256: str
+    reused: bool
+
+    @property
+    def can_classify(self) -> bool:
+        """False when no inference library is packaged: the app then says so and classifies nothing."""
+        return self.paddle_lite is not None
+
+    def to_dict(self) -> dict:
+        return {
+            "apk": str(self.copied_to or self.apk),
+            "workspace_apk": str(self.apk),
+            "package": self.package,
+            "launchable_activity": LAUNCH_ACTIVITY,
+            "version_name": self.version_name,
+            "version_code": self.version_code,
+            "min_sdk": self.min_sdk,
+            "target_sdk": self.target_sdk,
+            "model": self.model.name,
+            "nb_path": str(self.model.nb_path),
+            "nb_sha256": self.model.sha256,
+            "nb_bytes": self.model.bytes,
+            "paddle_lite": self.paddle_lite.to_dict() if self.paddle_lite else None,
+            "abi": self.paddle_lite.abi if self.paddle_lite else None,
+            "can_classify": self.can_classify,
+            "bytes": self.bytes,
+            "sha256": self.sha256,
+            "reused": self.reused,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class AppOptions:
+    """Runtime defaults baked into the app (the user can change them in its settings screen)."""
+
+    threads: int = 1
+    power_mode: str = DEFAULT_POWER_MODE
+    labels: Optional[Path] = None  # default: edgekit's ImageNet-1k list
+
+    def check(self) -> None:
+        if self.threads < 1:
+            raise UsageError(f"--threads must be at least 1, got {self.threads}")
+        if self.power_mode not in POWER_MODES:
+            raise UsageError(f"unknown power mode {self.power_mode!r} (Paddle Lite's: {', '.join(POWER_MODES)})")
+        if self.labels is not None and not Path(self.labels).is_file():
+            raise InvalidInputError(f"label file {self.labels} does not exist")
+
+
+def build_app(model: Union[str, Path], workspace: Workspace, *, paddle_lite_lib: Optional[Path] = None,
+              out: Optional[Path] = None, options: AppOptions = AppOptions(), force: bool = False) -> AppBuild:
+    """A signed debug APK of the demo app bundling ``model`` (see the module doc)."""
+    options.check()
+    tools = find_tools(BUILD_TOOLS)  # before any slow step: a missing tool is reported at once
+    library = find_library(Path(paddle_lite_lib)) if paddle_lite_lib is not None else None
+    sources = demo_sources(with_paddle_lite=library is not None)
+    bundled = resolve_model(model, workspace)
+    labels = Path(options.labels) if options.labels else _default_labels()
+    settings = _settings(bundled, library, sources.digest(), labels, options)
+    final = workspace.root / STAGE / bundled.name / _key(settings)
+    if not force and read_manifest(final) is not None:
+        return _result(final, bundled, library, out, reused=True)
+
+    platform = android_platform(workspace)
+    keystore = debug_keystore(workspace, tools["keytool"])
+    with building(final) as tmp:
+        scratch = tmp / "build"
+        apk = _assemble(scratch, tools, platform.android_jar, platform.dx_jar, sources, library, bundled, labels,
+                        options)
+        _sign(apk, tmp / APK_NAME, tools, keystore)
+        shutil.rmtree(scratch)
+        write_manifest(tmp, stage=STAGE, model=bundled.name, settings=settings,
+                       inputs={"nb": bundled.sha256, "labels": sha256_file(labels)},
+                       tools={"edgekit": __version__, "android_platform": platform.origin})
+    return _result(final, bundled, library, out, reused=False)
+
+
+# ------------------------------------------------------------------------------------ model
+
+
+def resolve_model(model: Union[str, Path], workspace: Workspace) -> BundledModel:
+    """A .nb path as it is (checked: a naive-buffer model with ARM kernels); anything else is
+    converted for arm with ``edgekit.convert.convert_model`` (a zoo name, ``NAME_int8``, an
+    inference-model folder or .pdmodel)."""
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix != ".pdmodel":
+        _check_nb(path)
+        return BundledModel(name=_nb_model_name(path), nb_path=path.resolve(), sha256=sha256_file(path),
+                            bytes=path.stat().st_size, converted=False)
+    if str(model).endswith(".nb"):
+        raise InvalidInputError(f"model file {model} does not exist")
+    from edgekit.convert import convert_model
+
+    lite = convert_model(model, workspace, target="arm")
+    return BundledModel(name=lite.name, nb_path=lite.nb_path, sha256=lite.sha256, bytes=lite.bytes, converted=True)
+
+
+NB_META_VERSIONS = range(1, 16)
+
+
+def _nb_model_name(path: Path) -> str:
+    """The model's name: from the convert manifest beside a workspace .nb, else the file name."""
+    manifest = read_manifest(path.parent)
+    name = manifest.model if manifest is not None and manifest.stage == "convert" else path.stem
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
+
+
+def _check_nb(path: Path) -> None:
+    """InvalidInputError unless ``path`` is a Paddle Lite naive-buffer model with ARM kernels."""
+    with open(path, "rb") as f:
+        header = f.read(18)
+    version = header[2:18].split(b"\0", 1)[0]
+    looks_nb = (len(header) == 18 and int.from_bytes(header[:2], "little") in NB_META_VERSIONS
+                and version.startswith(b"v") and version[1:2].isdigit())
+    if path.suffix != ".nb" or not looks_nb:
+        raise InvalidInputError(f"{path} is not a Paddle Lite .nb model (expected opt's naive_buffer output, "
+                                "e.g. from 'edgekit convert MODEL --target arm'; pass a model name to convert one)")
+    from edgekit.lite_runtime import inspect_nb
+
+    kernels = inspect_nb(path)
+    if kernels.targets and "arm" not in kernels.targets:
+        raise InvalidInputError(f"{path} was converted for {', '.join(sorted(kernels.targets))}, not for phones; "
+                                "convert it with 'edgekit convert MODEL --target arm'")
+
+
+# ----------------------------------------------------------------------------------- assets
+
+
+def _default_labels() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("edgekit.data").joinpath("imagenet1k_labels.txt")))
+
+
+def sample_png() -> bytes:
+    """The sample photo as edgekit decodes it (OpenCV, EXIF orientation applied), losslessly as PNG."""
+    import cv2
+
+    from edgekit.preprocess import decode_image, sample_images
+
+    source = next(p for p in sample_images() if p.name == SAMPLE_SOURCE)
+    rgb = decode_image(source)
+    ok, png = cv2.imencode(".png", rgb[:, :, ::-1].copy())  # OpenCV encodes BGR
+    if not ok:
+        raise InvalidInputError(f"cannot encode {source} as PNG")
+    return png.tobytes()
+
+
+def _properties(bundled: BundledModel, options: AppOptions) -> str:
+    from edgekit.preprocess import Preprocess
+
+    pre = Preprocess()
+    values = {
+        "model.name": bundled.name,
+        "model.asset": MODEL_ASSET,
+        "model.sha256": bundled.sha256,
+        "labels.asset": LABELS_ASSET,
+        "sample.asset": SAMPLE_ASSET,
+        "preprocess.crop": pre.crop,
+        "preprocess.resize_short": pre.short_side,
+        "preprocess.mean": ",".join(repr(float(v)) for v in pre.mean),
+        "preprocess.std": ",".join(repr(float(v)) for v in pre.std),
+        "runtime.threads": options.threads,
+        "runtime.power_mode": options.power_mode,
+        "edgekit.version": __version__,
+    }
+    header = "# Written by edgekit app build; read by org.edgekit.demo.core.ModelInfo.\n"
+    return header + "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def _write_assets(assets: Path, bundled: BundledModel, labels: Path, options: AppOptions) -> None:
+    assets.mkdir(parents=True)
+    shutil.copyfile(bundled.nb_path, assets / MODEL_ASSET)
+    shutil.copyfile(labels, assets / LABELS_ASSET)
+    (assets / SAMPLE_ASSET).write_bytes(sample_png())
+    (assets / PROPERTIES_ASSET).write_text(_properties(bundled, options), encoding="latin-1")
+
+
+# ------------------------------------------------------------------------------------ steps
+
+
+def _assemble(scratch: Path, tools: dict, android_jar: Path, dx_jar: Path, sources, library, bundled, labels,
+              options) -> Path:
+    """Everything up to the unsigned, unaligned APK; returns its path."""
+    gen, classes, assets = scratch / "gen", scratch / "classes", scratch / "assets"
+    for folder in (gen, classes):
+        folder.mkdir(parents=True)
+    _write_assets(assets, bundled, labels, options)
+    aapt_common = ["-M", sources.manifest, "-S", sources.res, "-I", android_jar]
+    run_tool([tools["aapt"], "package", "-f", "-m", "-J", gen, *aapt_common], what="aapt: generating R.java")
+
+    java_files = sources.java_files() + sorted(gen.rglob("*.java"))
+    argfile = scratch / "sources.txt"
+    argfile.write_text("".join(f'"{p}"\n' for p in java_files))
+    classpath = ["-classpath", library.jar] if library else []
+    run_tool([tools["javac"], "-source", "8", "-target", "8", "-bootclasspath", android_jar, *classpath,
+              "-encoding", "UTF-8", "-nowarn", "-Xlint:-options", "-d", classes, f"@{argfile}"],
+             what="javac: compiling the demo app")
+
+    dex = scratch / "dex" / "classes.dex"
+    dex.parent.mkdir()
+    run_tool([tools["java"], "-jar", dx_jar, "--dex", f"--min-sdk-version={MIN_SDK}", f"--output={dex}", classes,
+              *([library.jar] if library else [])], what="dx: converting classes to classes.dex")
+
+    apk = scratch / "app.unaligned.apk"
+    run_tool([tools["aapt"], "package", "-f", *aapt_common, "-A", assets, "-F", apk,
+              "--min-sdk-version", str(MIN_SDK), "--target-sdk-version", str(TARGET_SDK),
+              "--version-code", str(version_code()), "--version-name", __version__,
+              "-0", "nb", "-0", "png"], what="aapt: packaging manifest, resources and assets")
+    run_tool([tools["aapt"], "add", "-f", apk, "classes.dex"], what="aapt: adding classes.dex", cwd=dex.parent)
+    if library:
+        lib_dir = scratch / "native" / "lib" / library.abi
+        lib_dir.mkdir(parents=True)
+        shutil.copyfile(library.jni_so, lib_dir / library.jni_so.name)
+        run_tool([tools["aapt"], "add", "-f", apk, f"lib/{library.abi}/{library.jni_so.name}"],
+                 what="aapt: adding Paddle Lite's JNI library", cwd=scratch / "native")
+    return apk
+
+
+def _sign(unaligned: Path, signed: Path, tools: dict, keystore) -> None:
+    aligned = unaligned.with_name("app.aligned.apk")
+    run_tool([tools["zipalign"], "-f", "-p", "4", unaligned, aligned], what="zipalign")
+    partial = signed.with_name(signed.name + ".partial")
+    run_tool([tools["apksigner"], "sign", *keystore.apksigner_options(), "--min-sdk-version", str(MIN_SDK),
+              "--out", partial, aligned], what="apksigner: signing with the debug key")
+    run_tool([tools["apksigner"], "verify", "--min-sdk-version", str(MIN_SDK), partial],
+             what="apksigner: verifying the signed APK")
+    os.replace(partial, signed)
+    for leftover in signed.parent.glob(partial.name + ".idsig"):
+        leftover.unlink()
+
+
+# ---------------------------------------------------------------------------------- results
+
+
+def version_code() -> int:
+    """0.1.0 → 100: major·10000 + minor·100 + patch (numeric parts only)."""
+    parts = [int("".join(ch for ch in part if ch.isdigit()) or 0) for part in __version__.split(".")[:3]]
+    parts += [0] * (3 - len(parts))
+    return parts[0] * 10000 + parts[1] * 100 + parts[2]
+
+
+def _settings(bundled: BundledModel, library: Optional[PaddleLiteLibrary], sources_digest: str, labels: Path,
+              options: AppOptions) -> dict:
+    return {
+        "format": BUILD_FORMAT,
+        "nb_sha256": bundled.sha256,
+        "labels_sha256": sha256_file(labels),
+        "sources": sources_digest,
+        "paddle_lite": {"jar": sha256_file(library.jar), "jni_so": sha256_file(library.jni_so),
+                        "abi": library.abi} if library else None,
+        "threads": options.threads,
+        "power_mode": options.power_mode,
+        "version": __version__,
+    }
+
+
+def _key(settings: dict) -> str:
+    from edgekit.workspace import artifact_key
+
+    return artifact_key(settings)
+
+
+def _result(folder: Path, bundled: BundledModel, library: Optional[PaddleLiteLibrary], out: Optional[Path], *,
+            reused: bool) -> AppBuild:
+    apk = folder / APK_NAME
+    copied = _copy(apk, Path(out).expanduser()) if out is not None else None
+    return AppBuild(apk=apk, copied_to=copied, package=PACKAGE, version_name=__version__,
+                    version_code=version_code(), min_sdk=MIN_SDK, target_sdk=TARGET_SDK, model=bundled,
+                    paddle_lite=library, bytes=apk.stat().st_size, sha256=sha256_file(apk), reused=reused)
+
+
+def _copy(apk: Path, out: Path) -> Path:
+    """Copy to ``out`` (a file path, or an existing folder) through a temporary file + rename."""
+    target = out / APK_NAME if out.is_dir() else out
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(apk, tmp)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target.resolve()
+
