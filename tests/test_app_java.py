@@ -1,0 +1,198 @@
+"""The demo app's plain-Java core on the JVM: its JUnit tests, and its cross-checks against OpenCV
+and edgekit on data this module writes at test time.
+
+The data is made here rather than committed: the resize cases are whatever cv2 (the version
+edgekit pins) computes today, and the golden tensors are whatever ``edgekit.preprocess`` computes
+today, so a change on either side shows up as a failing test instead of a stale file.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekit.preprocess import Preprocess, decode_image, sample_images
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "android_demo"
+JUNIT_JARS = (Path("/usr/share/java/junit4.jar"), Path("/usr/share/java/hamcrest-core.jar"))
+SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$", re.M)
+
+
+# ------------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def jvm() -> dict:
+    tools = {name: shutil.which(name) for name in ("javac", "java")}
+    missing = [n for n, p in tools.items() if p is None] + [str(j) for j in JUNIT_JARS if not j.is_file()]
+    if missing:
+        pytest.skip(f"missing {', '.join(missing)} (scripts/bootstrap.sh --test installs openjdk-17-jdk-headless "
+                    "and junit4)")
+    return {"javac": tools["javac"], "java": tools["java"], "classpath": ":".join(map(str, JUNIT_JARS))}
+
+
+@pytest.fixture(scope="module")
+def test_classes(jvm: dict, tmp_path_factory) -> Path:
+    """The core sources and their tests compiled for Java 8 against the plain JDK (no android.jar:
+    the core must not need Android)."""
+    out = tmp_path_factory.mktemp("jvm-classes")
+    sources = sorted((DEMO / "src/main/java/org/edgekit/demo/core").glob("*.java"))
+    sources += sorted((DEMO / "src/test/java").rglob("*.java"))
+    proc = subprocess.run([jvm["javac"], "--release", "8", "-encoding", "UTF-8", "-Xlint:all", "-Werror",
+                           "-cp", jvm["classpath"], "-d", str(out), *map(str, sources)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def run_jvm_tests(jvm: dict, classes: Path, crosscheck: Path | None) -> tuple[subprocess.CompletedProcess, tuple]:
+    args = [jvm["java"], "-cp", f"{classes}:{jvm['classpath']}"]
+    if crosscheck is not None:
+        args.append(f"-Dedgekit.crosscheck={crosscheck}")
+    proc = subprocess.run([*args, "org.edgekit.demo.core.JvmTests"], capture_output=True, text=True, timeout=600)
+    found = SUMMARY.findall(proc.stdout)
+    assert found, f"no summary line:\n{proc.stdout}\n{proc.stderr}"
+    return proc, tuple(int(n) for n in found[-1])
+
+
+# ---------------------------------------------------------------------------- test data
+
+
+def write_pnm(path: Path, image: np.ndarray) -> None:
+    """8-bit Netpbm: P5 (gray), P6 (RGB), P7 (any depth)."""
+    image = np.ascontiguousarray(image, dtype=np.uint8)
+    height, width = image.shape[:2]
+    depth = 1 if image.ndim == 2 else image.shape[2]
+    if depth == 1:
+        header = f"P5\n{width} {height}\n255\n"
+    elif depth == 3:
+        header = f"P6\n{width} {height}\n255\n"
+    else:
+        header = f"P7\nWIDTH {width}\nHEIGHT {height}\nDEPTH {depth}\nMAXVAL 255\nTUPLTYPE CUSTOM\nENDHDR\n"
+    path.write_bytes(header.encode() + image.tobytes())
+
+
+def resize_cases(rng: np.random.Generator) -> list[tuple[int, int, int, int, int]]:
+    """(src_w, src_h, dst_w, dst_h, channels): chosen shapes that hit the edge cases, then random ones."""
+    chosen = [
+        (640, 480, 341, 256, 3), (480, 640, 256, 341, 3), (500, 375, 341, 256, 3),  # resize-short of photos
+        (1280, 720, 455, 256, 3), (451, 300, 385, 256, 3), (256, 256, 256, 256, 3),  # same size: a copy
+        (512, 384, 256, 192, 3), (2, 2, 1, 1, 3), (100, 60, 50, 30, 1), (64, 64, 32, 32, 4),  # exact halving
+        (1, 1, 300, 200, 3), (3, 2, 700, 500, 3), (1, 300, 1, 17, 3), (300, 1, 17, 1, 1),  # degenerate
+        (5, 7, 400, 3, 3), (999, 1, 13, 5, 3), (257, 255, 256, 256, 3), (255, 257, 256, 256, 3),
+        (300, 200, 600, 400, 3), (300, 200, 900, 600, 4), (301, 201, 100, 67, 3),  # 2x up, 3x up, ~3x down
+    ]
+    random = []
+    for i in range(140):
+        sw, sh = (int(v) for v in rng.integers(1, 420, 2))
+        if i % 3 == 0:
+            scale = rng.uniform(0.05, 1.0)
+        else:
+            scale = rng.uniform(0.3, 3.0)
+        dw, dh = max(1, int(sw * scale * rng.uniform(0.8, 1.2))), max(1, int(sh * scale))
+        random.append((sw, sh, dw, dh, (3, 3, 1, 4)[i % 4]))
+    return chosen + random
+
+
+def jpeg_with_orientation(rgb: np.ndarray, orientation: int) -> bytes:
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, format="JPEG", quality=92, exif=exif.tobytes())
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def crosscheck_dir(tmp_path_factory) -> Path:
+    import cv2
+
+    folder = tmp_path_factory.mktemp("crosscheck")
+    rng = np.random.default_rng(20240605)
+    lines = []
+    for i, (sw, sh, dw, dh, cn) in enumerate(resize_cases(rng)):
+        shape = (sh, sw) if cn == 1 else (sh, sw, cn)
+        source = rng.integers(0, 256, shape, dtype=np.uint8)
+        if i % 5 == 1:  # smooth content as well as noise: long runs of similar values
+            source = cv2.GaussianBlur(source, (0, 0), 3)
+        expected = cv2.resize(source, (dw, dh), interpolation=cv2.INTER_LINEAR)
+        write_pnm(folder / f"r{i}_src.pnm", source)
+        write_pnm(folder / f"r{i}_dst.pnm", expected)
+        lines.append(f"resize\tr{i}_src.pnm\tr{i}_dst.pnm")
+
+    stored_rgb = rng.integers(0, 256, (23, 37, 3), dtype=np.uint8)
+    for orientation in range(1, 9):
+        data = np.frombuffer(jpeg_with_orientation(stored_rgb, orientation), np.uint8)
+        upright = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        stored = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+        assert orientation == 1 or not np.array_equal(upright, stored)  # OpenCV honoured the tag
+        write_pnm(folder / f"o{orientation}_stored.ppm", stored[:, :, ::-1])
+        write_pnm(folder / f"o{orientation}_upright.ppm", upright[:, :, ::-1])
+        lines.append(f"orient\to{orientation}_stored.ppm\t{orientation}\to{orientation}_upright.ppm")
+
+    for path in sample_images():
+        rgb = decode_image(path)
+        for crop, short in ((224, 256), (192, 220)):
+            tensor = Preprocess(crop=crop, resize_short=short)(rgb)
+            write_pnm(folder / f"{path.stem}.ppm", rgb)
+            (folder / f"{path.stem}_{crop}.f32").write_bytes(tensor.astype("<f4").tobytes())
+            lines.append(f"golden\t{path.stem}.ppm\t{path.stem}_{crop}.f32\t{crop}\t{short}")
+    (folder / "cases.tsv").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+# ---------------------------------------------------------------------------------- tests
+
+
+def test_core_compiles_for_java8_without_android_or_lambdas(test_classes: Path):
+    core_sources = list((DEMO / "src/main/java/org/edgekit/demo/core").glob("*.java"))
+    assert core_sources
+    for source in core_sources:
+        text = source.read_text()
+        assert "import android." not in text, f"{source.name} needs Android; the core must be plain Java"
+        assert "->" not in text, f"{source.name} has a lambda; dx reads Java 8 class files without them"
+    assert (test_classes / "org/edgekit/demo/core/LinearResize.class").is_file()
+
+
+def test_jvm_unit_tests_pass_and_skip_only_the_cross_checks_without_data(jvm: dict, test_classes: Path):
+    proc, (passed, failed, skipped) = run_jvm_tests(jvm, test_classes, None)
+    assert proc.returncode == 0 and failed == 0, proc.stdout
+    assert passed >= 30
+    assert skipped == 3 and proc.stdout.count("SKIPPED") == 3  # the three cross-checks say why
+
+
+def test_java_matches_opencv_resize_exif_and_edgekit_preprocessing(jvm: dict, test_classes: Path,
+                                                                   crosscheck_dir: Path):
+    proc, (passed, failed, skipped) = run_jvm_tests(jvm, test_classes, crosscheck_dir)
+    assert proc.returncode == 0 and failed == 0, proc.stdout
+    assert skipped == 0, proc.stdout
+    assert passed >= 33
+    cases = (crosscheck_dir / "cases.tsv").read_text().splitlines()
+    assert sum(c.startswith("resize") for c in cases) >= 150
+    assert sum(c.startswith("golden") for c in cases) == 2 * len(sample_images())
+
+
+def test_cross_check_catches_a_one_byte_difference(jvm: dict, test_classes: Path, crosscheck_dir: Path,
+                                                   tmp_path: Path):
+    """The cross-check is not vacuous: one changed byte in OpenCV's output fails it, naming the pixel."""
+    lines = [l for l in (crosscheck_dir / "cases.tsv").read_text().splitlines() if not l.startswith("resize")]
+    source = crosscheck_dir / "r0_src.pnm"
+    expected = bytearray((crosscheck_dir / "r0_dst.pnm").read_bytes())
+    expected[-1] ^= 0x01
+    (tmp_path / "r0_src.pnm").write_bytes(source.read_bytes())
+    (tmp_path / "r0_dst.pnm").write_bytes(bytes(expected))
+    for name in {p for line in lines for p in line.split("\t")[1:] if "." in p}:
+        (tmp_path / name).symlink_to(crosscheck_dir / name)
+    (tmp_path / "cases.tsv").write_text("\n".join(lines + ["resize\tr0_src.pnm\tr0_dst.pnm"]) + "\n")
+
+    proc, (passed, failed, skipped) = run_jvm_tests(jvm, test_classes, tmp_path)
+    assert proc.returncode == 1 and failed == 1, proc.stdout
+    assert "1 resize cases differ from OpenCV" in proc.stdout and "1 bytes differ" in proc.stdout
