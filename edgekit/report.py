@@ -102,6 +102,9 @@ def render(report: Report, fmt: str) -> str:
 
 def _row(record: BenchRecord) -> ReportRow:
     ref = reference.find_reference(record.model)
+    # an int8 artifact the table lacks still belongs to its base model's family
+    base = record.model[: -len(reference.INT8_SUFFIX)] if record.model.endswith(reference.INT8_SUFFIX) else None
+    family_ref = ref or (reference.find_reference(base) if base else None)
     latency = record.latency or {}
     nb_bytes = (record.nb or {}).get("bytes")
     storage_mib = nb_bytes / MIB if nb_bytes is not None else None
@@ -110,7 +113,7 @@ def _row(record: BenchRecord) -> ReportRow:
     settings = record.settings
     return ReportRow(
         model=record.model,
-        family=ref.family if ref else OTHER_FAMILY,
+        family=family_ref.family if family_ref else OTHER_FAMILY,
         precision=record.precision,
         device=record.profile,
         serial=record.device.get("serial"),

@@ -51,6 +51,12 @@ def test_a_model_outside_the_seed_table_has_no_reference_values():
     assert row.family == "other" and row.seed_latency_ms is None and row.latency_delta_pct is None
 
 
+def test_an_int8_model_the_table_lacks_keeps_its_family_but_has_no_seed_values():
+    (row,) = build_rows([record("ShuffleNetV2_x0_25_int8", 2.0, 1000)])
+    assert row.family == "ShuffleNetV2" and row.precision == "int8"
+    assert row.seed_latency_ms is None and row.top1 is None
+
+
 def test_imported_result_without_nb_has_no_storage():
     (row,) = build_rows([record("MobileNetV1", 30.0, None)])
     assert row.storage_mib is None and row.storage_delta_pct is None

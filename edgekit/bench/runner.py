@@ -388,10 +388,11 @@ class _Session:
         """The next model, or None when none is left and no other worker could hand one back."""
         while True:
             try:
-                job = work.get(timeout=0.1)
+                job = work.get_nowait()
             except queue.Empty:
                 if self._nothing_left(work):
                     return None
+                time.sleep(0.05)  # a model in flight on another device may come back
                 continue
             with self._lock:
                 self._in_flight += 1
