@@ -32,6 +32,9 @@ class PaddlePredictor:
         config = inference.Config(str(model_file), str(params_file))
         config.disable_gpu()
         config.disable_glog_info()
+        # Run the program as saved: no fusion passes, so the int8 program computes exactly what
+        # PaddleSlim wrote, and creating a predictor for the ~800-op quantized program is ~1 s faster.
+        config.switch_ir_optim(False)
         config.set_cpu_math_library_num_threads(threads or os.cpu_count() or 1)
         try:
             self._predictor = inference.create_predictor(config)
