@@ -5,8 +5,9 @@ exact ``.nb`` storage next to the seed's Snapdragon 855 latency and storage, wit
 percent. Writers: Markdown (like the seed's table), CSV, JSON, and PNG plots like the seed's
 figures (Top-1 against latency and against storage, one marker per family).
 
-Storage is in MiB (bytes / 2**20): the seed's "Storage Size(M)" figures are ``ls -lh``-style MiB
-rounded up (e.g. MobileNetV1's 16.76e6-byte model is listed as 16).
+Storage is the exact ``.nb`` size, shown in MiB and in MB (10^6 bytes). The seed's "Storage
+Size(M)" reads as MB for some rows and as MiB for others (benchmarks/RESULTS.md, "Storage"), so the
+storage delta uses whichever reading is closer to the seed's figure and says which.
 """
 
 from __future__ import annotations
@@ -48,10 +49,12 @@ class ReportRow:
     latency_max_ms: Optional[float]
     storage_bytes: Optional[int]
     storage_mib: Optional[float]
+    storage_mb: Optional[float]  # 10^6 bytes
     seed_latency_ms: Optional[float]
     seed_storage_mb: Optional[float]
     latency_delta_pct: Optional[float]
     storage_delta_pct: Optional[float]
+    storage_delta_unit: Optional[str]  # "MB" or "MiB": the reading of the seed's "M" the delta uses
     top1: Optional[float]
     source: str
     run_id: str
@@ -108,6 +111,7 @@ def _row(record: BenchRecord) -> ReportRow:
     latency = record.latency or {}
     nb_bytes = (record.nb or {}).get("bytes")
     storage_mib = nb_bytes / MIB if nb_bytes is not None else None
+    storage_mb = nb_bytes / 1e6 if nb_bytes is not None else None
     seed_latency = ref.sd855_ms if ref else None
     seed_storage = ref.storage_mb if ref else None
     settings = record.settings
@@ -128,10 +132,11 @@ def _row(record: BenchRecord) -> ReportRow:
         latency_max_ms=latency.get("max_ms"),
         storage_bytes=nb_bytes,
         storage_mib=storage_mib,
+        storage_mb=storage_mb,
         seed_latency_ms=seed_latency,
         seed_storage_mb=seed_storage,
         latency_delta_pct=_delta_pct(latency["avg_ms"], seed_latency) if _seed_conditions(settings) else None,
-        storage_delta_pct=_delta_pct(storage_mib, seed_storage),
+        **_storage_delta(nb_bytes, seed_storage),
         top1=ref.top1 if ref else None,
         source=record.source,
         run_id=record.run_id,
@@ -142,6 +147,15 @@ def _seed_conditions(settings: dict) -> bool:
     """Whether a run's latency compares with the seed's: 1 thread, one 1x3x224x224 image
     (settings a file did not state are given the benefit of the doubt)."""
     return settings.get("threads") in (1, None) and settings.get("input_shape") in (SEED_INPUT_SHAPE, None)
+
+
+def _storage_delta(nb_bytes: Optional[int], seed_mb: Optional[float]) -> dict:
+    """Delta against the seed's "M" read as MB or as MiB, whichever is closer."""
+    if nb_bytes is None or not seed_mb:
+        return {"storage_delta_pct": None, "storage_delta_unit": None}
+    readings = {"MB": _delta_pct(nb_bytes / 1e6, seed_mb), "MiB": _delta_pct(nb_bytes / MIB, seed_mb)}
+    unit = min(readings, key=lambda u: abs(readings[u]))
+    return {"storage_delta_pct": readings[unit], "storage_delta_unit": unit}
 
 
 def _delta_pct(measured: Optional[float], seed: Optional[float]) -> Optional[float]:
@@ -166,11 +180,11 @@ def render_markdown(rows: Sequence[ReportRow]) -> str:
         device = (row.device or "?") + (" †" if row.virtual else "")
         cells = [row.model, device, _fmt(row.threads), _fmt(row.latency_ms, 3), _fmt(row.storage_mib, 2),
                  _fmt(row.seed_latency_ms, 3), _fmt(row.seed_storage_mb, 1),
-                 _fmt_pct(row.latency_delta_pct), _fmt_pct(row.storage_delta_pct)]
+                 _fmt_pct(row.latency_delta_pct), _fmt_storage_delta(row)]
         lines.append("| " + " | ".join(cells) + " |")
-    notes = ["", "Latency: average of the measured runs. Storage: exact `.nb` size in MiB; the seed's storage "
-             "is `ls -lh`-style MiB, rounded up. Δ latency only for the seed's conditions (1 thread, "
-             "input 1x3x224x224)."]
+    notes = ["", "Latency: average of the measured runs; Δ latency only under the seed's conditions (1 thread, "
+             "input 1x3x224x224). Storage: exact `.nb` size; the seed's \"M\" is MB (10^6 bytes) in some rows "
+             "and MiB in others, so Δ storage uses the closer reading and names it."]
     if any(row.virtual for row in rows):
         notes.append("† edgekit's virtual device: the latency is the host's (x86 `.nb`), not a phone's.")
     return "\n".join(lines + notes)
@@ -196,6 +210,12 @@ def _fmt(value, digits: Optional[int] = None) -> str:
 
 def _fmt_pct(value: Optional[float]) -> str:
     return "-" if value is None else f"{value:+.1f}%"
+
+
+def _fmt_storage_delta(row: ReportRow) -> str:
+    if row.storage_delta_pct is None:
+        return "-"
+    return f"{_fmt_pct(row.storage_delta_pct)} ({row.storage_delta_unit})"
 
 
 # ----------------------------------------------------------------------------------- plots

@@ -41,9 +41,18 @@ def test_rows_compare_with_the_seed_and_follow_its_order():
     assert v1.seed_latency_ms == 32.523 and v1.seed_storage_mb == 16.0
     assert v1.latency_delta_pct == pytest.approx((30.0 - 32.523) / 32.523 * 100)
     assert v1.storage_mib == 16.0 and v1.storage_delta_pct == pytest.approx(0.0)
+    assert v1.storage_delta_unit == "MiB" and v1.storage_mb == pytest.approx(16 * MIB / 1e6)
     assert int8.precision == "int8" and int8.latency_delta_pct == pytest.approx(-50.0)
     assert int8.top1 == reference.get_reference("MobileNetV3_large_x1_0_ssld_int8").top1
     assert shuffle.family == "ShuffleNetV2" and shuffle.latency_delta_pct == pytest.approx(10.0)
+
+
+def test_storage_delta_reads_the_seeds_m_as_mb_or_mib_whichever_is_closer():
+    # sizes of Paddle Lite 2.13 arm .nb files (benchmarks/RESULTS.md): the seed lists 5.6 and 16
+    mobilenet, shufflenet = build_rows([record("ShuffleNetV2_x0_5", 4.0, 5623366),
+                                        record("MobileNetV1", 30.0, 16942118)])  # rows in the seed's order
+    assert shufflenet.storage_delta_unit == "MB" and shufflenet.storage_delta_pct == pytest.approx(0.417, abs=1e-3)
+    assert mobilenet.storage_delta_unit == "MiB" and mobilenet.storage_delta_pct == pytest.approx(0.983, abs=1e-3)
 
 
 def test_a_model_outside_the_seed_table_has_no_reference_values():
@@ -68,9 +77,9 @@ def test_markdown_table_marks_virtual_devices():
     text = render_markdown(rows)
     lines = text.splitlines()
     assert lines[0].startswith("| Model | Device | Threads | Latency (ms)")
-    assert "| MobileNetV1 | sd855 † | 1 | 30.000 | 16.00 | 32.523 | 16.0 | -7.8% | +0.0% |" in lines
+    assert "| MobileNetV1 | sd855 † | 1 | 30.000 | 16.00 | 32.523 | 16.0 | -7.8% | +0.0% (MiB) |" in lines
     # 4 threads is not the seed's condition: no latency delta
-    assert "| MobileNetV2 | sd855 | 4 | 20.000 | 14.00 | 23.318 | 14.0 | - | +0.0% |" in lines
+    assert "| MobileNetV2 | sd855 | 4 | 20.000 | 14.00 | 23.318 | 14.0 | - | +0.0% (MiB) |" in lines
     assert any(line.startswith("† edgekit's virtual device") for line in lines)
 
 
