@@ -468,6 +468,7 @@ def _render_app_build(data: dict) -> str:
               help="A .nb converted for arm, or a zoo name / MODEL_int8 / model folder to convert for arm.")
 @click.option("--paddle-lite-lib", type=click.Path(), metavar="DIR",
               help="Paddle Lite's Android inference library (inference_lite_lib.android.armv8/ or its java/).")
+@click.option("--pretrained", help=PRETRAINED_HELP + " Only for zoo names.")
 @click.option("--out", type=click.Path(), metavar="APP.apk", help="Also copy the APK here (file or folder).")
 @click.option("--labels", type=click.Path(), metavar="FILE",
               help="Label list (one name per line, or PaddleClas's 'id name') [default: ImageNet-1k].")
@@ -477,8 +478,9 @@ def _render_app_build(data: dict) -> str:
 @click.option("--force", is_flag=True, help="Build again even when the workspace has this APK.")
 @workspace_option
 @json_option
-def app_build(model: str, paddle_lite_lib: Optional[str], out: Optional[str], labels: Optional[str], threads: int,
-              power_mode: str, force: bool, workspace: Optional[str], as_json: bool) -> None:
+def app_build(model: str, paddle_lite_lib: Optional[str], pretrained: Optional[str], out: Optional[str],
+              labels: Optional[str], threads: int, power_mode: str, force: bool, workspace: Optional[str],
+              as_json: bool) -> None:
     """Build the signed debug APK of the demo app with Debian's Android tools (aapt, javac, dx,
     zipalign, apksigner), bundling MODEL's .nb and the labels."""
     from pathlib import Path
@@ -487,7 +489,10 @@ def app_build(model: str, paddle_lite_lib: Optional[str], out: Optional[str], la
 
     options = AppOptions(threads=threads, power_mode=power_mode, labels=Path(labels) if labels else None)
     result = build_app(model, open_workspace(workspace), out=Path(out) if out else None, options=options,
-                       paddle_lite_lib=Path(paddle_lite_lib) if paddle_lite_lib else None, force=force)
+                       paddle_lite_lib=Path(paddle_lite_lib) if paddle_lite_lib else None,
+                       pretrained=_pretrained_arg(pretrained), force=force)
+    if result.warning and not as_json:
+        click.echo(f"edgekit: warning: {result.warning}", err=True)
     emit(result.to_dict(), as_json, _render_app_build)
 
 

@@ -265,6 +265,23 @@ def test_android_demo_build_script_runs_the_same_build(built_without_library: di
     assert result["reused"] is True and result["sha256"] == built_without_library["sha256"]
 
 
+@pytest.mark.slow
+def test_a_zoo_name_is_converted_for_arm_and_random_weights_are_flagged(android_tools, app_workspace: Path,
+                                                                        run_cli):
+    from edgekit.lite_runtime import inspect_nb
+
+    result = run_cli("app", "build", "--model", "MobileNetV1_x0_25", env=cli_env(app_workspace), timeout=900)
+    assert result.returncode == 0, result.stderr
+    assert "warning: MobileNetV1_x0_25 has random weights" in result.stderr
+    data = run_cli("app", "build", "--model", "MobileNetV1_x0_25", "--json", env=cli_env(app_workspace),
+                   check=True).json()
+    assert data["reused"] is True and data["model"] == "MobileNetV1_x0_25"
+    assert "random weights" in data["warning"]
+    assert "arm" in inspect_nb(Path(data["nb_path"])).targets
+    with zipfile.ZipFile(data["apk"]) as archive:
+        assert hashlib.sha256(archive.read("assets/model.nb")).hexdigest() == data["nb_sha256"]
+
+
 # ------------------------------------------------------------------------------- errors
 
 
@@ -327,6 +344,8 @@ def test_a_model_that_is_not_an_arm_nb_is_refused(run_cli, tmp_path: Path, tiny_
 
 def test_bad_app_options_are_usage_errors(run_cli, tiny_arm_nb, android_tools):
     nb = str(tiny_arm_nb.nb_path)
+    assert "--pretrained applies to zoo model names" in one_line_error(
+        run_cli("app", "build", "--model", nb, "--pretrained", "official"), 2)
     assert "LITE_POWER_HIGH" in one_line_error(run_cli("app", "build", "--model", nb, "--power-mode", "TURBO"), 2)
     assert "--threads" in one_line_error(run_cli("app", "build", "--model", nb, "--threads", "0"), 2)
 

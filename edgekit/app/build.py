@@ -28,7 +28,7 @@ import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from edgekit import __version__
 from edgekit.app.keystore import debug_keystore
@@ -38,6 +38,9 @@ from edgekit.app.sources import demo_sources
 from edgekit.app.tools import BUILD_TOOLS, find_tools, run_tool
 from edgekit.errors import InvalidInputError, UsageError
 from edgekit.workspace import Workspace, building, read_manifest, sha256_file, write_manifest
+
+if TYPE_CHECKING:
+    from edgekit.export import Pretrained
 
 STAGE = "app"
 APK_NAME = "edgekit-demo.apk"
@@ -65,6 +68,7 @@ class BundledModel:
     sha256: str
     bytes: int
     converted: bool  # True when edgekit converted (or reused a conversion of) a model name/folder
+    random_weights: bool = False  # a zoo model exported without --pretrained: its classes mean nothing
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +85,13 @@ class AppBuild:
     bytes: int
     sha256: str
     reused: bool
+
+    @property
+    def warning(self) -> Optional[str]:
+        if self.model.random_weights:
+            return (f"{self.model.name} has random weights (no --pretrained): the app runs it, "
+                    "but its classes mean nothing; pass --pretrained official or a .pdparams file")
+        return None
 
     @property
     def can_classify(self) -> bool:
@@ -107,6 +118,7 @@ class AppBuild:
             "bytes": self.bytes,
             "sha256": self.sha256,
             "reused": self.reused,
+            "warning": self.warning,
         }
 
 
@@ -128,13 +140,15 @@ class AppOptions:
 
 
 def build_app(model: Union[str, Path], workspace: Workspace, *, paddle_lite_lib: Optional[Path] = None,
-              out: Optional[Path] = None, options: AppOptions = AppOptions(), force: bool = False) -> AppBuild:
-    """A signed debug APK of the demo app bundling ``model`` (see the module doc)."""
+              out: Optional[Path] = None, options: AppOptions = AppOptions(), pretrained: Pretrained = None,
+              force: bool = False) -> AppBuild:
+    """A signed debug APK of the demo app bundling ``model`` (see the module doc). ``pretrained``
+    (weights of a zoo model: True for PaddleClas's, a path or URL) as in ``edgekit export``."""
     options.check()
     tools = find_tools(BUILD_TOOLS)  # before any slow step: a missing tool is reported at once
     library = find_library(Path(paddle_lite_lib)) if paddle_lite_lib is not None else None
     sources = demo_sources(with_paddle_lite=library is not None)
-    bundled = resolve_model(model, workspace)
+    bundled = resolve_model(model, workspace, pretrained=pretrained)
     labels = Path(options.labels) if options.labels else _default_labels()
     settings = _settings(bundled, library, sources.digest(), labels, options)
     final = workspace.root / STAGE / bundled.name / _key(settings)
@@ -158,21 +172,26 @@ def build_app(model: Union[str, Path], workspace: Workspace, *, paddle_lite_lib:
 # ------------------------------------------------------------------------------------ model
 
 
-def resolve_model(model: Union[str, Path], workspace: Workspace) -> BundledModel:
+def resolve_model(model: Union[str, Path], workspace: Workspace, *, pretrained: Pretrained = None) -> BundledModel:
     """A .nb path as it is (checked: a naive-buffer model with ARM kernels); anything else is
     converted for arm with ``edgekit.convert.convert_model`` (a zoo name, ``NAME_int8``, an
     inference-model folder or .pdmodel)."""
     path = Path(model).expanduser()
     if path.is_file() and path.suffix != ".pdmodel":
+        if pretrained is not None:
+            raise UsageError(f"--pretrained applies to zoo model names, not to the file {path}")
         _check_nb(path)
         return BundledModel(name=_nb_model_name(path), nb_path=path.resolve(), sha256=sha256_file(path),
                             bytes=path.stat().st_size, converted=False)
     if str(model).endswith(".nb"):
         raise InvalidInputError(f"model file {model} does not exist")
-    from edgekit.convert import convert_model
+    from edgekit.convert import convert_model, resolve_inference_model
 
-    lite = convert_model(model, workspace, target="arm")
-    return BundledModel(name=lite.name, nb_path=lite.nb_path, sha256=lite.sha256, bytes=lite.bytes, converted=True)
+    inference = resolve_inference_model(model, workspace, pretrained=pretrained)
+    lite = convert_model(inference, workspace, target="arm")
+    zoo_name = not path.exists()
+    return BundledModel(name=lite.name, nb_path=lite.nb_path, sha256=lite.sha256, bytes=lite.bytes, converted=True,
+                        random_weights=zoo_name and pretrained is None)
 
 
 NB_META_VERSIONS = range(1, 16)
