@@ -149,7 +149,8 @@ def resolve_inference_model(source: Source, workspace: Workspace, *,
 
         base = text[: -len(INT8_SUFFIX)]
         config = quantize.QuantConfig.from_preset(quantize.DEFAULT_PRESET)
-        return quantize.quantize_model(base, workspace, config, pretrained=pretrained).model
+        quantized = quantize.quantize_model(base, workspace, config, pretrained=pretrained)
+        return dataclasses.replace(quantized.model, reused=quantized.reused)
     return export_model(text, workspace, pretrained=pretrained)
 
 

@@ -31,7 +31,7 @@ INPUT_NAME = "x"
 # PaddleClas's paddle2onnx guide exports classification models with opset 10.
 ONNX_OPSET = 10
 # Bump when the export recipe changes, so old artifacts are not reused.
-EXPORT_RECIPE = 1
+EXPORT_RECIPE = 3
 # Random initial weights are drawn after this seed, so an export without weights is repeatable.
 INIT_SEED = 0
 
@@ -163,16 +163,33 @@ def _save_zoo_model(name: str, folder: Path, *, pretrained: Pretrained, input_si
 
     from edgekit import zoo
 
-    paddle.seed(INIT_SEED)
-    model = zoo.create_model(name, pretrained=pretrained, cache_dir=cache / "weights")
-    model.eval()
-    # Batch 1 is fixed on purpose: Paddle Lite's opt plans memory for the saved shape and the
-    # seed's figures (SD855 latency, storage) are batch-1 measurements, as PaddleClas's are.
-    spec = paddle.static.InputSpec([1, 3, input_size, input_size], "float32", name=INPUT_NAME)
-    paddle.jit.save(model, str(folder / "inference"), input_spec=[spec])
+    # Fresh unique names: otherwise variable and parameter names depend on what this process
+    # built before, and the same export would give different bytes (and different cache keys
+    # downstream) in a zoo-build worker than in a fresh process.
+    with paddle.utils.unique_name.guard():
+        paddle.seed(INIT_SEED)
+        model = zoo.create_model(name, pretrained=pretrained, cache_dir=cache / "weights")
+        model.eval()
+        # Batch 1 is fixed on purpose: Paddle Lite's opt plans memory for the saved shape and the
+        # seed's figures (SD855 latency, storage) are batch-1 measurements, as PaddleClas's are.
+        spec = paddle.static.InputSpec([1, 3, input_size, input_size], "float32", name=INPUT_NAME)
+        paddle.jit.save(model, str(folder / "inference"), input_spec=[spec])
     for produced in (MODEL_FILE, PARAMS_FILE):
         if not (folder / produced).is_file():
             raise ToolError(f"paddle.jit.save did not write {produced} for {name}")
+    _drop_callstacks(folder / MODEL_FILE)
+
+
+def _drop_callstacks(model_file: Path) -> None:
+    """Paddle stores the exporting process's Python call stack in every op. Dropping it makes the
+    same export byte-identical whoever calls it (CLI, zoo-build worker, a test), so the program's
+    sha256, part of the conversion key, names the model and not the caller; it also keeps local
+    paths out of files that get shared."""
+    from edgekit.legalize import clear_callstacks, read_program
+
+    program = read_program(model_file)
+    if clear_callstacks(program):
+        model_file.write_bytes(program.SerializeToString())
 
 
 # -------------------------------------------------------------------------------------- ONNX

@@ -227,6 +227,22 @@ def legalize_program(program: Any) -> list[Fix]:
     return fixes
 
 
+CALLSTACK_ATTR = "op_callstack"
+
+
+def clear_callstacks(program: Any) -> int:
+    """Empty every op's ``op_callstack`` attribute (the Python stack of the process that built
+    it); the number of ops changed. Paddle records it for error messages only."""
+    cleared = 0
+    for block in program.blocks:
+        for op in block.ops:
+            attr = _attr(op, CALLSTACK_ATTR)
+            if attr is not None and len(attr.strings):
+                del attr.strings[:]
+                cleared += 1
+    return cleared
+
+
 def legalize_model_file(source: Path, destination: Path) -> list[Fix]:
     """Write a legalized copy of the program in ``source`` to ``destination``; the fixes made."""
     program = read_program(source)

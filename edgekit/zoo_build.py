@@ -134,7 +134,8 @@ def _source_for(name: str, workspace: Workspace, force: bool):
         from edgekit import quantize
 
         config = quantize.QuantConfig.from_preset(quantize.DEFAULT_PRESET)
-        return quantize.quantize_model(name[: -len(reference.INT8_SUFFIX)], workspace, config, force=True).model
+        quantized = quantize.quantize_model(name[: -len(reference.INT8_SUFFIX)], workspace, config, force=True)
+        return quantized.model
     return export_model(name, workspace, force=True)
 
 
@@ -207,20 +208,52 @@ def zoo_build(models: Sequence[str], workspace: Workspace, *, target: str = "arm
 
 def _run_pending(names: Sequence[str], workspace: Workspace, target: str, force: bool,
                  jobs: int) -> Iterable[BuildOutcome]:
+    """Run ``build_one`` for each name in worker processes; outcomes in order of completion.
+
+    An ``X_int8`` whose ``X`` is also pending starts only when ``X`` is done: quantization
+    exports ``X`` itself, and two workers exporting the same model at once would both do it.
+    """
     if not names:
         return
+    waiting = {name: _base(name) for name in names if _base(name) != name and _base(name) in names}
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context) as pool:
-        futures = {pool.submit(build_one, name, str(workspace.root), target, force): name for name in names}
+        running: dict[concurrent.futures.Future, str] = {}
+
+        def submit(name: str) -> None:
+            try:
+                future = pool.submit(build_one, name, str(workspace.root), target, force)
+            except concurrent.futures.process.BrokenProcessPool as e:  # a worker died earlier
+                future = concurrent.futures.Future()
+                future.set_exception(e)
+            running[future] = name
+
+        for name in names:
+            if name not in waiting:
+                submit(name)
         try:
-            for future in concurrent.futures.as_completed(futures):
-                try:
-                    yield future.result()
-                except concurrent.futures.process.BrokenProcessPool as e:
-                    yield BuildOutcome(futures[future], target, error=f"worker process died: {e}")
+            while running:
+                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    name = running.pop(future)
+                    yield _outcome(future, name, target)
+                    for dependent in [d for d, base in waiting.items() if base == name]:
+                        del waiting[dependent]
+                        submit(dependent)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
+
+
+def _base(name: str) -> str:
+    return name[: -len(reference.INT8_SUFFIX)] if name.endswith(reference.INT8_SUFFIX) else name
+
+
+def _outcome(future: concurrent.futures.Future, name: str, target: str) -> BuildOutcome:
+    try:
+        return future.result()
+    except concurrent.futures.process.BrokenProcessPool as e:
+        return BuildOutcome(name, target, error=f"worker process died: {e}")
 
 
 # ------------------------------------------------------------------------------------ output

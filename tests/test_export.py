@@ -66,6 +66,16 @@ def test_onnx_check_fails_on_a_different_model(workspace: Path, order_one_weight
         check_onnx(small.onnx_file, other.model_file, other.params_file, model_name="mixed-up")
 
 
+@pytest.mark.slow
+def test_export_bytes_do_not_depend_on_what_the_process_built_before(run_cli, workspace: Path, tmp_path: Path):
+    from edgekit import zoo
+
+    fresh = load_inference_model(Path(run_cli("export", SMALL, "--json", check=True).json()["directory"]))
+    zoo.create_model("MobileNetV1_x0_25")  # this process has now named other layers and variables
+    busy = export_model(SMALL, Workspace.open(tmp_path / "other_workspace"))
+    assert busy.identity() == fresh.identity()
+
+
 def test_export_bad_requests_are_clear_errors(run_cli, workspace: Path):
     unknown = run_cli("export", "MobileNetV3_large_x1_O")
     assert unknown.returncode == 2 and "unknown model 'MobileNetV3_large_x1_O'" in unknown.stderr

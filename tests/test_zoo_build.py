@@ -38,6 +38,21 @@ def test_zoo_build_parallel_then_resumed(run_cli, workspace: Path):
     assert not [p for p in workspace.rglob("*") if ".partial" in p.name]
 
 
+@pytest.mark.slow
+def test_zoo_build_int8_quantizes_then_converts(run_cli, workspace: Path):
+    from edgekit.lite_runtime import inspect_nb
+
+    name = "MobileNetV3_small_x0_35"
+    data = run_cli("zoo", "build", name, "--int8", "--json", check=True).json()
+    fp32, int8 = data["models"]
+    assert (fp32["model"], int8["model"]) == (name, f"{name}_int8")
+    assert inspect_nb(Path(int8["nb_path"])).int8 and not inspect_nb(Path(fp32["nb_path"])).int8
+    assert int8["bytes"] < fp32["bytes"]
+    assert (workspace / "quantize" / f"{name}_int8").is_dir()
+    again = run_cli("zoo", "build", name, "--int8", "--json", check=True).json()
+    assert [m["status"] for m in again["models"]] == ["reused", "reused"]
+
+
 def test_zoo_build_bad_requests(run_cli):
     for args, words in ((("zoo", "build"), "give model names"),
                         (("zoo", "build", "MobileNetV1", "--all"), "not both"),
