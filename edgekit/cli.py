@@ -290,8 +290,8 @@ def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib
 def bench(models: tuple[str, ...], all_models: bool, profile: Optional[str], serial: Optional[str],
           adb_servers: tuple[str, ...], devices_file: Optional[str], benchmark_bin: Optional[str],
           warmup: Optional[int], repeats: Optional[int], threads: Optional[int], power_mode: Optional[int],
-          input_shape: Optional[str], memory_profile: bool, timeout: float, cooldown: float, resume: bool, cleanup: bool,
-          remote_dir: str, workspace: Optional[str], as_json: bool) -> None:
+          input_shape: Optional[str], memory_profile: bool, timeout: float, cooldown: float, resume: bool,
+          cleanup: bool, remote_dir: str, workspace: Optional[str], as_json: bool) -> None:
     """Benchmark MODELs (zoo names, MODEL_int8, model folders, .nb files) on a device over adb with
     Paddle Lite's benchmark_bin; converts what is missing and appends every run to the results store."""
     from pathlib import Path

@@ -107,6 +107,7 @@ def test_unchanged_files_are_not_pushed_again(run_cli, ready_workspace, adb_serv
 # -------------------------------------------------------------------------------- reliability
 
 
+@pytest.mark.slow
 def test_device_that_disappears_keeps_the_results_and_resume_finishes(run_cli, ready_workspace, adb_server,
                                                                       virtual_device, make_virtual_device):
     args = ["bench", *SMALL_MODELS, "--device", "sd855", "--adb-server", adb_server, *FAST]

@@ -18,15 +18,17 @@ import queue
 import threading
 import time
 from pathlib import Path, PurePosixPath
-from typing import Any, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from edgekit.bench.parse import ParsedRun, parse_single, quote_start
 from edgekit.bench.results import (FAILED, OK, BenchRecord, ResultStore, new_run_id, now_iso, precision_of,
                                    settings_key)
-from edgekit.errors import (BenchmarkError, DeviceError, DeviceLostError, DeviceNotFoundError,
-                            DeviceTimeoutError, EdgekitError, InvalidInputError, MissingDependencyError,
-                            UsageError)
+from edgekit.errors import (BenchmarkError, DeviceError, DeviceLostError, DeviceNotFoundError, EdgekitError,
+                            InvalidInputError, MissingDependencyError, UsageError)
 from edgekit.workspace import Workspace, atomic_write_text, read_manifest, sha256_file
+
+if TYPE_CHECKING:
+    from edgekit.device import Device, DeviceProfile, ShellResult
 
 BENCHMARK_BIN_ENV = "EDGEKIT_BENCHMARK_BIN"
 REMOTE_ROOT = "/data/local/tmp/edgekit"
@@ -235,7 +237,7 @@ def _unique(models: Sequence[str]) -> list[str]:
 
 
 def _pick_devices(names: list[str], profile: Optional[str], serial: Optional[str], adb_servers: Sequence[str],
-                  devices_file: Optional[Path]):
+                  devices_file: Optional[Path]) -> list["Device"]:
     from edgekit.device import select_devices
 
     if profile is None and serial is None and not os.environ.get("ANDROID_SERIAL"):
@@ -248,7 +250,7 @@ def _pick_devices(names: list[str], profile: Optional[str], serial: Optional[str
     return devices
 
 
-def _load_device_profile(name: Optional[str]):
+def _load_device_profile(name: Optional[str]) -> Optional["DeviceProfile"]:
     if not name:
         return None
     from edgekit.device.profiles import load_profile
@@ -278,7 +280,7 @@ def _record_name(source: str) -> str:
     return source
 
 
-def _target_for(device) -> str:
+def _target_for(device: "Device") -> str:
     target = TARGET_FOR_ABI.get(device.info.abi)
     if target is None:
         raise DeviceError(f"device {device.serial} reports ABI {device.info.abi!r}, for which edgekit knows "
@@ -286,7 +288,7 @@ def _target_for(device) -> str:
     return target
 
 
-def _benchmark_bin(device, options: BenchOptions, workspace: Workspace) -> Path:
+def _benchmark_bin(device: "Device", options: BenchOptions, workspace: Workspace) -> Path:
     """--benchmark-bin, else $EDGEKIT_BENCHMARK_BIN, else the virtual device's host runner."""
     given = options.benchmark_bin or os.environ.get(BENCHMARK_BIN_ENV)
     if given:
@@ -369,7 +371,7 @@ class _Session:
 
     # -- scheduling
 
-    def run(self, jobs: list[str], devices: Sequence) -> None:
+    def run(self, jobs: list[str], devices: Sequence["Device"]) -> None:
         work: "queue.Queue[str]" = queue.Queue()
         for job in jobs:
             work.put(job)
@@ -410,7 +412,7 @@ class _Session:
                 self._done.add(job)
             self._in_flight -= 1
 
-    def _worker(self, device, work: "queue.Queue[str]") -> None:
+    def _worker(self, device: "Device", work: "queue.Queue[str]") -> None:
         remote = RemoteDir(device, self.options.remote_dir)
         try:
             bin_pushed = remote.prepare(self.binaries[device.serial])
@@ -443,13 +445,13 @@ class _Session:
             except DeviceError as error:
                 self._drop(device, error)
 
-    def _drop(self, device, error: DeviceError) -> None:
+    def _drop(self, device: "Device", error: DeviceError) -> None:
         with self._lock:
             self.lost.append({"serial": device.serial, "error": str(error)})
 
     # -- one run
 
-    def _run_and_record(self, device, remote: "RemoteDir", job: str, *, bin_pushed: bool) -> BenchRecord:
+    def _run_and_record(self, device: "Device", remote: "RemoteDir", job: str, *, bin_pushed: bool) -> BenchRecord:
         nb = self.nbs[job][_target_for(device)]
         started, clock = now_iso(), time.perf_counter()
         run_id = new_run_id()
@@ -474,12 +476,12 @@ class _Session:
         self.store.append(record)
         return record
 
-    def _save_raw(self, run_id: str, result) -> None:
+    def _save_raw(self, run_id: str, result: "ShellResult") -> None:
         """Keep what the tool printed, so any result can be checked against its source."""
         text = result.stdout + (f"\n--- stderr ---\n{result.stderr}" if result.stderr else "")
         atomic_write_text(self.store.path.parent / RAW_OUTPUT_DIR / f"{run_id}.txt", text)
 
-    def _record(self, run_id: str, device, nb: NbFile, started: str, *, parsed: Optional[ParsedRun] = None,
+    def _record(self, run_id: str, device: "Device", nb: NbFile, started: str, *, parsed: Optional[ParsedRun] = None,
                 error: Optional[EdgekitError] = None, timings: dict) -> BenchRecord:
         info = device.info.to_dict()
         extra = {"timings": timings, "raw_output": f"{RAW_OUTPUT_DIR}/{run_id}.txt",
@@ -508,7 +510,7 @@ class _Session:
         )
 
 
-def _parse_run(job: str, device, result, settings: BenchSettings) -> ParsedRun:
+def _parse_run(job: str, device: "Device", result: "ShellResult", settings: BenchSettings) -> ParsedRun:
     if result.returncode != 0:
         raise BenchmarkError(f"benchmark binary exited with status {result.returncode} on {device.serial} "
                              f"for {job}: {quote_start(result.stderr + result.stdout)}")
@@ -533,7 +535,7 @@ def _check_conditions(parsed: ParsedRun, settings: BenchSettings, job: str) -> N
 class RemoteDir:
     """edgekit's work folder on a device: ``<root>/benchmark_bin`` and ``<root>/models/<name>.nb``."""
 
-    def __init__(self, device, root: str = REMOTE_ROOT):
+    def __init__(self, device: "Device", root: str = REMOTE_ROOT):
         if not root.startswith("/"):
             raise UsageError(f"the device work folder must be an absolute path (got {root!r})")
         self.device = device
@@ -559,14 +561,14 @@ class RemoteDir:
         return [self.binary, f"--optimized_model_file={self.model_path(nb)}", *settings.flags(),
                 f"--backend={backend}"]
 
-    def run(self, nb: NbFile, settings: BenchSettings, backend: str, timeout_s: Optional[float]):
+    def run(self, nb: NbFile, settings: BenchSettings, backend: str, timeout_s: Optional[float]) -> "ShellResult":
         return self.device.shell(self.command(nb, settings, backend), timeout=timeout_s)
 
     def remove(self) -> None:
         self.device.remove(str(self.root), recursive=True)
 
 
-def _check_shell(result, what: str, device) -> None:
+def _check_shell(result: "ShellResult", what: str, device: "Device") -> None:
     if result.returncode != 0:
         raise DeviceError(f"{what} failed on {device.serial} (status {result.returncode}): "
                           f"{quote_start(result.stderr + result.stdout, 200)}")
