@@ -350,6 +350,11 @@ def test_bad_app_options_are_usage_errors(run_cli, tiny_arm_nb, android_tools):
     assert "--threads" in one_line_error(run_cli("app", "build", "--model", nb, "--threads", "0"), 2)
 
 
+def test_properties_escape_what_java_properties_would_misread():
+    assert app_build._escape_property("MobileNetV3_small_x1_0") == "MobileNetV3_small_x1_0"
+    assert app_build._escape_property("a\\b é 😀") == "a\\\\b \\u00e9 \\ud83d\\ude00"
+
+
 # ------------------------------------------------------------------------------ library
 
 

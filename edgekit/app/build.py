@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Union
 
 from edgekit import __version__
-from edgekit.app.keystore import debug_keystore
+from edgekit.app.keystore import Keystore, debug_keystore
 from edgekit.app.library import PaddleLiteLibrary, find_library
-from edgekit.app.platform import android_platform
-from edgekit.app.sources import demo_sources
+from edgekit.app.platform import AndroidPlatform, android_platform
+from edgekit.app.sources import DemoSources, demo_sources
 from edgekit.app.tools import BUILD_TOOLS, find_tools, run_tool
 from edgekit.errors import InvalidInputError, UsageError
 from edgekit.workspace import Workspace, building, read_manifest, sha256_file, write_manifest
@@ -158,11 +158,9 @@ def build_app(model: Union[str, Path], workspace: Workspace, *, paddle_lite_lib:
     platform = android_platform(workspace)
     keystore = debug_keystore(workspace, tools["keytool"])
     with building(final) as tmp:
-        scratch = tmp / "build"
-        apk = _assemble(scratch, tools, platform.android_jar, platform.dx_jar, sources, library, bundled, labels,
-                        options)
-        _sign(apk, tmp / APK_NAME, tools, keystore)
-        shutil.rmtree(scratch)
+        steps = _Steps(scratch=tmp / "build", tools=tools, platform=platform, sources=sources, library=library)
+        _sign(_assemble(steps, bundled, labels, options), tmp / APK_NAME, tools, keystore)
+        shutil.rmtree(steps.scratch)
         write_manifest(tmp, stage=STAGE, model=bundled.name, settings=settings,
                        inputs={"nb": bundled.sha256, "labels": sha256_file(labels)},
                        tools={"edgekit": __version__, "android_platform": platform.origin})
@@ -264,7 +262,20 @@ def _properties(bundled: BundledModel, options: AppOptions) -> str:
         "edgekit.version": __version__,
     }
     header = "# Written by edgekit app build; read by org.edgekit.demo.core.ModelInfo.\n"
-    return header + "".join(f"{key}={value}\n" for key, value in values.items())
+    return header + "".join(f"{key}={_escape_property(str(value))}\n" for key, value in values.items())
+
+
+def _escape_property(value: str) -> str:
+    """A value as java.util.Properties reads it back: ASCII, backslashes and non-ASCII escaped."""
+    def escape(ch: str) -> str:
+        if ch == "\\":
+            return "\\\\"
+        if " " <= ch <= "~":
+            return ch
+        units = ch.encode("utf-16-be")  # characters beyond the BMP become surrogate pairs, as in Java
+        return "".join(f"\\u{int.from_bytes(units[i:i + 2], 'big'):04x}" for i in range(0, len(units), 2))
+
+    return "".join(escape(ch) for ch in value)
 
 
 def _write_assets(assets: Path, bundled: BundledModel, labels: Path, options: AppOptions) -> None:
@@ -278,45 +289,81 @@ def _write_assets(assets: Path, bundled: BundledModel, labels: Path, options: Ap
 # ------------------------------------------------------------------------------------ steps
 
 
-def _assemble(scratch: Path, tools: dict, android_jar: Path, dx_jar: Path, sources, library, bundled, labels,
-              options) -> Path:
+@dataclasses.dataclass(frozen=True)
+class _Steps:
+    """What every build step needs: the scratch folder, the tools and the inputs."""
+
+    scratch: Path
+    tools: dict
+    platform: AndroidPlatform
+    sources: DemoSources
+    library: Optional[PaddleLiteLibrary]
+
+    def aapt_inputs(self) -> list:
+        return ["-M", self.sources.manifest, "-S", self.sources.res, "-I", self.platform.android_jar]
+
+
+def _assemble(steps: _Steps, bundled: BundledModel, labels: Path, options: AppOptions) -> Path:
     """Everything up to the unsigned, unaligned APK; returns its path."""
-    gen, classes, assets = scratch / "gen", scratch / "classes", scratch / "assets"
-    for folder in (gen, classes):
-        folder.mkdir(parents=True)
+    assets = steps.scratch / "assets"
     _write_assets(assets, bundled, labels, options)
-    aapt_common = ["-M", sources.manifest, "-S", sources.res, "-I", android_jar]
-    run_tool([tools["aapt"], "package", "-f", "-m", "-J", gen, *aapt_common], what="aapt: generating R.java")
+    classes = _compile(steps, _generate_r(steps))
+    dex = _dex(steps, classes)
+    return _package(steps, assets, dex)
 
-    java_files = sources.java_files() + sorted(gen.rglob("*.java"))
-    argfile = scratch / "sources.txt"
+
+def _generate_r(steps: _Steps) -> Path:
+    gen = steps.scratch / "gen"
+    gen.mkdir(parents=True)
+    run_tool([steps.tools["aapt"], "package", "-f", "-m", "-J", gen, *steps.aapt_inputs()],
+             what="aapt: generating R.java")
+    return gen
+
+
+def _compile(steps: _Steps, gen: Path) -> Path:
+    """javac for Java 8 against android.jar (dx reads nothing newer); Paddle Lite's jar when given."""
+    classes = steps.scratch / "classes"
+    classes.mkdir(parents=True)
+    argfile = steps.scratch / "sources.txt"
+    java_files = steps.sources.java_files() + sorted(gen.rglob("*.java"))
     argfile.write_text("".join(f'"{p}"\n' for p in java_files))
-    classpath = ["-classpath", library.jar] if library else []
-    run_tool([tools["javac"], "-source", "8", "-target", "8", "-bootclasspath", android_jar, *classpath,
-              "-encoding", "UTF-8", "-nowarn", "-Xlint:-options", "-d", classes, f"@{argfile}"],
+    classpath = ["-classpath", steps.library.jar] if steps.library else []
+    run_tool([steps.tools["javac"], "-source", "8", "-target", "8", "-bootclasspath", steps.platform.android_jar,
+              *classpath, "-encoding", "UTF-8", "-nowarn", "-Xlint:-options", "-d", classes, f"@{argfile}"],
              what="javac: compiling the demo app")
+    return classes
 
-    dex = scratch / "dex" / "classes.dex"
+
+def _dex(steps: _Steps, classes: Path) -> Path:
+    dex = steps.scratch / "dex" / "classes.dex"
     dex.parent.mkdir()
-    run_tool([tools["java"], "-jar", dx_jar, "--dex", f"--min-sdk-version={MIN_SDK}", f"--output={dex}", classes,
-              *([library.jar] if library else [])], what="dx: converting classes to classes.dex")
+    library_jar = [steps.library.jar] if steps.library else []
+    run_tool([steps.tools["java"], "-jar", steps.platform.dx_jar, "--dex", f"--min-sdk-version={MIN_SDK}",
+              f"--output={dex}", classes, *library_jar], what="dx: converting classes to classes.dex")
+    return dex
 
-    apk = scratch / "app.unaligned.apk"
-    run_tool([tools["aapt"], "package", "-f", *aapt_common, "-A", assets, "-F", apk,
+
+def _package(steps: _Steps, assets: Path, dex: Path) -> Path:
+    """aapt: manifest + resources + assets (.nb and .png stored), then classes.dex and the JNI library."""
+    aapt = steps.tools["aapt"]
+    apk = steps.scratch / "app.unaligned.apk"
+    run_tool([aapt, "package", "-f", *steps.aapt_inputs(), "-A", assets, "-F", apk,
               "--min-sdk-version", str(MIN_SDK), "--target-sdk-version", str(TARGET_SDK),
               "--version-code", str(version_code()), "--version-name", __version__,
               "-0", "nb", "-0", "png"], what="aapt: packaging manifest, resources and assets")
-    run_tool([tools["aapt"], "add", "-f", apk, "classes.dex"], what="aapt: adding classes.dex", cwd=dex.parent)
-    if library:
-        lib_dir = scratch / "native" / "lib" / library.abi
-        lib_dir.mkdir(parents=True)
-        shutil.copyfile(library.jni_so, lib_dir / library.jni_so.name)
-        run_tool([tools["aapt"], "add", "-f", apk, f"lib/{library.abi}/{library.jni_so.name}"],
-                 what="aapt: adding Paddle Lite's JNI library", cwd=scratch / "native")
+    # aapt add stores each file under the path given, relative to cwd.
+    run_tool([aapt, "add", "-f", apk, dex.name], what="aapt: adding classes.dex", cwd=dex.parent)
+    if steps.library:
+        library = steps.library
+        native = steps.scratch / "native"
+        (native / "lib" / library.abi).mkdir(parents=True)
+        shutil.copyfile(library.jni_so, native / "lib" / library.abi / library.jni_so.name)
+        run_tool([aapt, "add", "-f", apk, f"lib/{library.abi}/{library.jni_so.name}"],
+                 what="aapt: adding Paddle Lite's JNI library", cwd=native)
     return apk
 
 
-def _sign(unaligned: Path, signed: Path, tools: dict, keystore) -> None:
+def _sign(unaligned: Path, signed: Path, tools: dict, keystore: Keystore) -> None:
     aligned = unaligned.with_name("app.aligned.apk")
     run_tool([tools["zipalign"], "-f", "-p", "4", unaligned, aligned], what="zipalign")
     partial = signed.with_name(signed.name + ".partial")

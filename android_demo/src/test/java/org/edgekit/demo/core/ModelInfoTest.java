@@ -32,6 +32,13 @@ public class ModelInfoTest {
     }
 
     @Test
+    public void escapedNamesReadBack() throws IOException {
+        // edgekit writes non-ASCII as \\uXXXX escapes (surrogate pairs beyond the BMP)
+        ModelInfo info = read(PROPERTIES.replace("model.name=MobileNetV3_small_x1_0", "model.name=caf\\u00e9 \\ud83d\\ude00"));
+        assertEquals("caf\u00e9 \ud83d\ude00", info.modelName);
+    }
+
+    @Test
     public void aMissingKeyIsNamed() throws IOException {
         try {
             read(PROPERTIES.replace("labels.asset=labels.txt\n", ""));
