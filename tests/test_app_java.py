@@ -45,7 +45,7 @@ def test_classes(jvm: dict, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("jvm-classes")
     sources = sorted((DEMO / "src/main/java/org/edgekit/demo/core").glob("*.java"))
     sources += sorted((DEMO / "src/test/java").rglob("*.java"))
-    proc = subprocess.run([jvm["javac"], "--release", "8", "-encoding", "UTF-8", "-Xlint:all", "-Werror",
+    proc = subprocess.run([jvm["javac"], "--release", "8", "-encoding", "UTF-8", "-Xlint:all", "-Xlint:-options", "-Werror",
                            "-cp", jvm["classpath"], "-d", str(out), *map(str, sources)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr

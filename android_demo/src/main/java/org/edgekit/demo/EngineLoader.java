@@ -16,6 +16,8 @@ final class EngineLoader {
 
     /** Why no engine could be made, in words for the user. */
     static final class UnavailableException extends Exception {
+        private static final long serialVersionUID = 1L;
+
         UnavailableException(String message, Throwable cause) {
             super(message, cause);
         }

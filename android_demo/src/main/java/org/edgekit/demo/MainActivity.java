@@ -66,8 +66,18 @@ public class MainActivity extends Activity {
         resultsView = (TextView) findViewById(R.id.results);
         bindButtons();
         try {
-            info = ModelInfo.read(getAssets().open(PROPERTIES_ASSET));
-            labels = Labels.read(getAssets().open(info.labelsAsset));
+            InputStream properties = getAssets().open(PROPERTIES_ASSET);
+            try {
+                info = ModelInfo.read(properties);
+            } finally {
+                properties.close();
+            }
+            InputStream labelList = getAssets().open(info.labelsAsset);
+            try {
+                labels = Labels.read(labelList);
+            } finally {
+                labelList.close();
+            }
         } catch (IOException | RuntimeException e) {
             resultsView.setText("This APK's assets are incomplete: " + e.getMessage());
             return;
