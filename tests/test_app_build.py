@@ -150,9 +150,17 @@ def built_without_library(android_tools, tiny_model: Path, tiny_arm_nb, app_work
     return json.loads(proc.stdout)
 
 
+PADDLECLAS_LABELS = "0 tench, Tinca tinca\n1 goldfish, Carassius auratus\n"
+
+
 @pytest.fixture(scope="module")
-def built_with_library(android_tools, tiny_arm_nb, fake_paddle_lite: Path, app_workspace: Path):
-    return app_build.build_app(tiny_arm_nb.nb_path, Workspace.open(app_workspace), paddle_lite_lib=fake_paddle_lite)
+def built_with_library(android_tools, tiny_arm_nb, fake_paddle_lite: Path, app_workspace: Path, tmp_path_factory):
+    """Also with app options: PaddleClas's 'id name' label list, 4 threads, LITE_POWER_NO_BIND."""
+    labels = tmp_path_factory.mktemp("labels") / "label_list.txt"
+    labels.write_text(PADDLECLAS_LABELS)
+    options = app_build.AppOptions(threads=4, power_mode="LITE_POWER_NO_BIND", labels=labels)
+    return app_build.build_app(tiny_arm_nb.nb_path, Workspace.open(app_workspace), paddle_lite_lib=fake_paddle_lite,
+                               options=options)
 
 
 def badging(apk: Path) -> str:
@@ -251,7 +259,11 @@ def test_apk_with_paddle_lite_library_packs_its_classes_and_jni_library(built_wi
             "com.baidu.paddle.lite.Tensor"} <= classes
     with zipfile.ZipFile(result.apk) as archive:
         jni = archive.read("lib/arm64-v8a/libpaddle_lite_jni.so")
+        labels = archive.read("assets/labels.txt").decode()
+        properties = archive.read("assets/edgekit.properties").decode("latin-1")
     assert jni == (fake_paddle_lite / "java/so/libpaddle_lite_jni.so").read_bytes()
+    assert labels == PADDLECLAS_LABELS  # the app's Labels parser reads this format too
+    assert "runtime.threads=4" in properties and "runtime.power_mode=LITE_POWER_NO_BIND" in properties
 
 
 @pytest.mark.slow
