@@ -206,6 +206,13 @@ def test_cooldown_waits_between_runs(run_cli, ready_workspace, adb_server, virtu
     assert (when(second["started"]) - when(first["finished"])).total_seconds() >= 2.0
 
 
+def test_memory_profile_is_recorded_when_asked(run_cli, ready_workspace, adb_server, virtual_device):
+    record = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                     "--memory", "--json", check=True).json()["results"][0]
+    assert record["memory_mb"]["peak"] >= record["memory_mb"]["init"] > 0
+    assert record["settings"]["memory_profile"] is True  # a different condition from a plain run
+
+
 def test_cleanup_removes_the_work_folder(run_cli, ready_workspace, adb_server, virtual_device):
     run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST, "--cleanup",
             check=True)
