@@ -106,10 +106,13 @@ def _nb_model(nb_path: Path) -> _HostModel:
 
 
 def _host_model(model: Union[str, Path], workspace: Workspace, pretrained: Pretrained) -> _HostModel:
-    from edgekit.convert import convert_model, resolve_inference_model
+    from edgekit.convert import NB_FILE, convert_model, resolve_inference_model
 
+    path = Path(model).expanduser()
     if str(model).endswith(".nb"):
-        return _nb_model(Path(model).expanduser())
+        return _nb_model(path)
+    if path.is_dir() and (path / NB_FILE).is_file() and not any(path.glob("*.pdmodel")):
+        return _nb_model(path / NB_FILE)  # a convert artifact folder
     source = resolve_inference_model(model, workspace, pretrained=pretrained)
     lite = convert_model(source, workspace, target="x86")
     return _HostModel(name=lite.name, nb_path=lite.nb_path, quantized=lite.quantized,

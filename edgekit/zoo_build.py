@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Iterable, Optional, Sequence
 
 from edgekit import reference

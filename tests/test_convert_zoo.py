@@ -3,7 +3,6 @@ against the seed's Storage Size column, for every family (small members, for spe
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

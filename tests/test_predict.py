@@ -40,6 +40,10 @@ def test_predict_json_matches_paddle_inference(run_cli, workspace: Path, order_o
     # The .nb itself can be given; an arm .nb is refused rather than run to give garbage.
     text = run_cli("predict", images[0], "--model", data["nb_path"], "--topk", "2", check=True).stdout
     assert images[0] in text and "1. " in text and "2. " in text and "WARNING" not in text
+    from_folder = run_cli("predict", images[0], "--model", str(Path(data["nb_path"]).parent), "--json",
+                          check=True).json()
+    assert [c["class_id"] for c in from_folder["predictions"][0]["top"][:3]] == \
+        [c["class_id"] for c in data["predictions"][0]["top"]]  # a convert folder works like its .nb
     arm = run_cli("convert", MODEL, "--pretrained", weights, "--json", check=True).json()
     refused = run_cli("predict", images[0], "--model", arm["nb_path"])
     assert refused.returncode == 2 and "optimized for arm, not x86" in refused.stderr
