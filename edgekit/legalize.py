@@ -13,6 +13,7 @@ importing paddle (2 s), so converting a cached model stays cheap.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import sys
 from pathlib import Path
@@ -23,17 +24,11 @@ from edgekit.errors import InvalidInputError, MissingDependencyError
 # Bump when a fix changes, so converted artifacts made with the old fixes are rebuilt.
 LEGALIZE_VERSION = 1
 
-_PB2: Optional[Any] = None
-
-
+@functools.lru_cache(maxsize=1)
 def framework_pb2() -> Any:
     """paddle's ``framework_pb2`` module (ProgramDesc and friends), loaded without paddle."""
-    global _PB2  # a module cache, like importlib's own
-    if _PB2 is not None:
-        return _PB2
     if "paddle.base.proto.framework_pb2" in sys.modules:
-        _PB2 = sys.modules["paddle.base.proto.framework_pb2"]
-        return _PB2
+        return sys.modules["paddle.base.proto.framework_pb2"]
     spec = importlib.util.find_spec("paddle")
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError("paddlepaddle is not installed (needed to read .pdmodel files)")
@@ -43,7 +38,6 @@ def framework_pb2() -> Any:
         raise MissingDependencyError(f"paddle's program protobuf module is missing ({path})")
     module = importlib.util.module_from_spec(file_spec)
     file_spec.loader.exec_module(module)
-    _PB2 = module
     return module
 
 
