@@ -346,7 +346,7 @@ def resolve_source(source: Union[str, Path, InferenceModel], workspace: Workspac
     elif _looks_like_path(source):
         if pretrained is not None:
             raise UsageError("--pretrained applies to zoo models, not to an inference model folder")
-        model = load_inference_model(Path(source))
+        model = load_inference_model(Path(source).expanduser())
     else:
         model = export_model(str(source), workspace, pretrained=pretrained)
     from edgekit.legalize import read_program
@@ -358,7 +358,8 @@ def resolve_source(source: Union[str, Path, InferenceModel], workspace: Workspac
 
 def _looks_like_path(source: Union[str, Path]) -> bool:
     text = str(source)
-    return isinstance(source, Path) or "/" in text or text.endswith(".pdmodel") or Path(text).exists()
+    return (isinstance(source, Path) or "/" in text or text.startswith(".") or text.endswith(".pdmodel")
+            or Path(text).expanduser().exists())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -381,6 +382,7 @@ def _plan(fp32: InferenceModel, config: QuantConfig, calib_dir: Optional[Path]) 
         raise UsageError(f"batch_size {config.batch_size} does not fit {fp32.name}, whose input batch is fixed "
                          f"at {batch} (input shape {tuple(fp32.input_shape)})")
     calibration.preprocess_for(fp32.input_shape)  # refuses non-image inputs before any work
+    _check_op_types(config.quantizable_op_type)
     program = read_program(fp32.model_file)
     layers = tuple(weight_layers(program))
     skipped = resolve_skip_patterns(layers, config.skip_patterns)
@@ -556,7 +558,6 @@ def run_quant_post_static(model_name: str, destination: Path, arguments: dict, s
 
     from edgekit.fidelity import error_gist
 
-    _check_op_types(arguments["quantizable_op_type"])
     with static_mode():
         from paddleslim.quant import quant_post_static
 

@@ -250,6 +250,7 @@ def test_cli_json_then_text_reuse(run_cli, small_model):
     (["--algo", "median"], 2, "unknown algo 'median'"),
     (["--skip", "fc_*"], 2, "--skip 'fc_*' matches no layer"),
     (["--calib-dir", "{empty}"], 2, "holds no .jpg"),
+    (["--quantizable-op-type", "conv2d,conv9d"], 2, "quantizable_op_type conv9d not supported by PaddleSlim"),
 ])
 def test_cli_bad_input_exits_with_one_line(run_cli, small_model, tmp_path, args, code, message):
     (tmp_path / "empty").mkdir()
