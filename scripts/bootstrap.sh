@@ -5,12 +5,19 @@
 #   scripts/bootstrap.sh          runtime set-up (what the main job needs)
 #   scripts/bootstrap.sh --test   also the test extras, PaddleClas (for the key-compatibility tests)
 #                                 and the Debian tools the tests drive (apt-get, when root)
+#   scripts/bootstrap.sh --find-python   only print the Python 3.10 it would use (or fail)
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 venv="$repo/.venv"
 want_test=0
-[[ "${1:-}" == "--test" ]] && want_test=1
+find_only=0
+case "${1:-}" in
+    --test) want_test=1 ;;
+    --find-python) find_only=1 ;;
+    "") ;;
+    *) printf 'usage: %s [--test|--find-python]\n' "$0" >&2; exit 2 ;;
+esac
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() { printf 'bootstrap: error: %s\n' "$*" >&2; exit 1; }
@@ -60,6 +67,10 @@ install_debian_packages() {
 python=$(find_python310) || die "edgekit needs Python 3.10 (Paddle Lite 2.13rc0 publishes wheels only up to 3.10) \
 and none was found on PATH or through pyenv. Install one, e.g. 'pyenv install 3.10' or \
 'apt-get install python3.10 python3.10-venv', or point EDGEKIT_PYTHON at a python3.10."
+if [[ $find_only -eq 1 ]]; then
+    echo "$python"
+    exit 0
+fi
 
 if [[ ! -x "$venv/bin/python" ]] || ! is_py310 "$venv/bin/python"; then
     say "creating $venv with $python"
