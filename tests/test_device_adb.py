@@ -84,6 +84,27 @@ def test_shell_v1_fallback_keeps_the_exit_code(adb_server, make_virtual_device) 
     assert device.shell(["exit", "0"]).returncode == 0
 
 
+def test_shell_v1_keeps_output_written_after_the_status_line(adb_server, make_virtual_device) -> None:
+    make_virtual_device(adb_server, serial="edgekit-old-android-2", features=("stat_v2",))
+    device = select_device(serial="edgekit-old-android-2", adb_servers=[adb_server])
+    # a background job writes after the wrapper's status line; the stream ends when it does
+    result = device.shell("(sleep 0.3; echo late) & echo early; exit 4")
+    assert result.returncode == 4
+    assert result.stdout.split() == ["early", "late"]
+    printed = device.shell("echo EDGEKIT_EXIT_CODE:abc")  # the command printing the marker itself
+    assert (printed.returncode, printed.stdout) == (0, "EDGEKIT_EXIT_CODE:abc\n")
+
+
+def test_error_words_in_a_path_do_not_make_a_device_lost(virtual_device, tmp_path: Path) -> None:
+    device = device_of(virtual_device)
+    for remote in ("/data/local/tmp/closed_models/m.nb", "/data/local/tmp/offline/not found.nb"):
+        with pytest.raises(DeviceError) as caught:
+            device.pull(remote, tmp_path / "pulled.nb")
+        assert not isinstance(caught.value, DeviceLostError), caught.value
+        assert remote in str(caught.value)
+    assert device.shell("echo online").stdout == "online\n"
+
+
 def test_timeout_stops_the_command(virtual_device) -> None:
     device = device_of(virtual_device)
     pid_file = virtual_device.sandbox / "data/local/tmp/hung.pid"

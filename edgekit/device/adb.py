@@ -47,8 +47,11 @@ __all__ = [
 
 SYNC_DATA_MAX = 64 * 1024  # the sync protocol's limit for one DATA chunk
 V1_EXIT_MARKER = "EDGEKIT_EXIT_CODE:"
-# Messages of the adb server that mean the device is gone (unplugged, adbd or the link died).
-LOST_MARKERS = ("not found", "offline", "no devices", "closed", "connection reset", "broken pipe")
+# The wrapper's own status line: the last one wins (the command may print the marker too), and
+# output after it (a background job still writing) stays output.
+_V1_STATUS_LINE = re.compile(re.escape(V1_EXIT_MARKER).encode() + rb"(\d{1,3})\r?\n")
+# After a broken stream, how long the adb server may take to notice that the device is gone.
+LOST_CHECK_S = 2.0
 
 CommandLike = Union[str, Sequence[str]]
 
@@ -171,17 +174,35 @@ class Device:
             # adbutils puts the device's reason and the path in separate arguments.
             raise self._classify(action, ": ".join(str(a) for a in e.args) or type(e).__name__) from None
         except (EOFError, ConnectionError) as e:
-            raise DeviceLostError(f"device {self.serial} disappeared during {action} ({e or 'stream closed'})") from None
+            raise self._classify(action, str(e) or "stream closed", broken_stream=True) from None
         except OSError as e:
             raise self._classify(action, str(e)) from None
 
-    def _classify(self, action: str, message: str) -> DeviceError:
+    def _classify(self, action: str, message: str, *, broken_stream: bool = False) -> DeviceError:
+        """Lost or not is the adb server's word (is the device still listed online?), never
+        words in a message, which may quote the user's path ("closed_models/m.nb")."""
         host, port = parse_server(self.adb_server)
         if not server_running(host, port):
             return DeviceError(f"adb server {self.adb_server} went away during {action} on {self.serial}")
-        if any(marker in message.lower() for marker in LOST_MARKERS):
-            return DeviceLostError(f"device {self.serial} disappeared during {action} ({message.strip()})")
+        state = self._server_state(wait_s=LOST_CHECK_S if broken_stream else 0.0)
+        if state != "device":
+            return DeviceLostError(f"device {self.serial} disappeared during {action} "
+                                   f"(adb server says: {state or 'not connected'}; {message.strip()})")
         return DeviceError(f"{action} on {self.serial} failed: {message.strip()}")
+
+    def _server_state(self, wait_s: float = 0.0) -> Optional[str]:
+        """The device's state in the server's list (``host:devices``), None when it is not listed.
+        With ``wait_s``, an online answer is asked again until then: after a transport breaks,
+        the server needs a moment to drop the device."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                state = next((e.state for e in self._client.list() if e.serial == self.serial), None)
+            except (adbutils.AdbError, OSError):
+                return None
+            if state != "device" or time.monotonic() >= deadline:
+                return state
+            time.sleep(0.1)
 
     def _open(self, service: str, timeout: Optional[float]) -> adbutils.AdbConnection:
         """A connection to ``service`` on the device: ``host:transport:SERIAL`` (understood by
@@ -335,11 +356,12 @@ class Device:
         finally:
             _close(connection)
         text_out = bytes(output)
-        marker = text_out.rfind(V1_EXIT_MARKER.encode())
-        if marker < 0:
+        status = None
+        for status in _V1_STATUS_LINE.finditer(text_out):
+            pass
+        if status is None:
             raise EOFError("stream closed before the command finished")
-        code = int(text_out[marker + len(V1_EXIT_MARKER):].strip() or b"255")
-        return code, text_out[:marker], b""
+        return int(status.group(1)), text_out[:status.start()] + text_out[status.end():], b""
 
     @staticmethod
     def _remaining(deadline: Optional[float]) -> Optional[float]:
