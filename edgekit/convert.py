@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from edgekit.errors import ConfigError, ConversionError, InvalidInputError, UsageError
-from edgekit.export import InferenceModel, Pretrained, export_model, load_inference_model, removing_empty_parent, \
-    tool_version
+from edgekit.export import InferenceModel, Pretrained, export_model, load_inference_model, tool_version
 from edgekit.reference import INT8_SUFFIX
 from edgekit.workspace import Manifest, Workspace, atomic_write_text, building, read_manifest, write_manifest
 
@@ -196,7 +195,7 @@ def convert_model(source: Source, workspace: Workspace, *, target: str = "arm", 
         return found
 
     final = workspace.artifact_dir(STAGE, model.name, settings)
-    with removing_empty_parent(final), building(final) as tmp:
+    with building(final) as tmp:
         report = _legalize_and_optimize(model, chosen, fp16, tmp)
         write_manifest(tmp, stage=STAGE, model=model.name,
                        settings={**settings, "quantized": report["quantized"], "legalized": report["fixes"]},

@@ -9,11 +9,10 @@ folder lacks it rebuilds the folder (export is deterministic: random initial wei
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib.metadata
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Optional, Union
 
 import numpy as np
 
@@ -91,17 +90,6 @@ def tool_version(distribution: str) -> str:
 # ------------------------------------------------------------------------------------ export
 
 
-@contextlib.contextmanager
-def removing_empty_parent(final: Path) -> Iterator[None]:
-    """On failure, also remove the model folder that ``building(final)`` created, if left empty."""
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(OSError):
-            final.parent.rmdir()  # only succeeds when empty: other artifacts stay
-        raise
-
-
 def _weights_identity(pretrained: Pretrained) -> str:
     """What identifies the weights in the artifact key: a local file's sha256, else what was given
     (a URL, or "official" for the model's published PaddleClas weights)."""
@@ -146,7 +134,7 @@ def export_model(name: str, workspace: Workspace, *, pretrained: Pretrained = No
         return found
 
     final = workspace.artifact_dir(STAGE, name, settings)
-    with removing_empty_parent(final), building(final) as tmp:
+    with building(final) as tmp:
         _save_zoo_model(name, tmp, pretrained=pretrained, input_size=input_size, cache=workspace.cache_dir)
         tools = {"paddlepaddle": tool_version("paddlepaddle")}
         if onnx:

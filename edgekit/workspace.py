@@ -21,15 +21,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import glob
 import hashlib
 import json
 import os
 import shutil
+import socket
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional
 
+from edgekit.errors import InvalidInputError
+
 MANIFEST = "manifest.json"
+PARTIAL_SUFFIX = ".partial"
+# A temporary build folder this old belongs to a run that is gone, whoever started it.
+STALE_PARTIAL_S = 24 * 3600
 WORKSPACE_ENV = "EDGEKIT_WORKSPACE"
 
 
@@ -110,6 +118,21 @@ def read_manifest(folder: Path) -> Optional[Manifest]:
         return None
 
 
+def finished_manifest(folder: Path) -> Optional[Manifest]:
+    """The manifest of a finished artifact: it has one and every file it lists is there with its
+    recorded size (a file moved away or truncated makes the artifact unfinished: it is rebuilt)."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return None
+    for relative, described in manifest.files.items():
+        try:
+            if (folder / relative).stat().st_size != int(described["bytes"]):
+                return None
+        except (OSError, KeyError, TypeError, ValueError):
+            return None
+    return manifest
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,24 +157,102 @@ def atomic_write_text(path: Path, text: str) -> None:
 def building(final: Path) -> Iterator[Path]:
     """Yield a fresh temporary folder next to ``final``; rename it to ``final`` on success.
 
-    On any exception the temporary folder is removed and ``final`` is untouched. If another
-    process finished the same artifact meanwhile, its folder wins and ours is discarded
-    (artifacts with the same key are interchangeable).
+    On any exception the temporary folder is removed, so are the folders created for it that are
+    left empty, and ``final`` is untouched. A finished artifact already at ``final`` when the
+    build started is replaced (the caller chose to rebuild it, e.g. with ``force``); one that
+    another process finished while this build ran is kept and ours discarded (artifacts with the
+    same key are interchangeable). Temporary folders of the same artifact left by killed runs are
+    removed first.
     """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent))
+    created = make_dirs(final.parent)
+    _remove_stale_partials(final)
+    replace = finished_manifest(final) is not None
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.{_owner()}.", suffix=PARTIAL_SUFFIX, dir=final.parent))
     try:
         yield tmp
-        if final.exists():
-            shutil.rmtree(final)
-        try:
-            os.rename(tmp, final)
-        except OSError:
-            if read_manifest(final) is None:
-                raise
+        if replace or finished_manifest(final) is None:
+            _move_into_place(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        remove_empty_dirs(created)
+        raise
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_into_place(tmp: Path, final: Path) -> None:
+    """Rename ``tmp`` to ``final``, moving whatever is at ``final`` aside first (then deleting it)."""
+    if not final.exists():
+        try:
+            os.rename(tmp, final)
+            return
+        except OSError:
+            if finished_manifest(final) is not None:
+                return  # another process finished the same artifact just now: keep theirs
+            raise
+    old = final.with_name(f".{final.name}.{_owner()}.replaced{PARTIAL_SUFFIX}")
+    shutil.rmtree(old, ignore_errors=True)
+    os.rename(final, old)
+    try:
+        os.rename(tmp, final)
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _owner() -> str:
+    """``pid@host`` of this process, written into temporary folder names (see _remove_stale_partials)."""
+    return f"{os.getpid()}@{socket.gethostname()}"
+
+
+def _remove_stale_partials(final: Path) -> None:
+    """Delete temporary folders of ``final`` whose owner is gone: a process of this host that no
+    longer runs, or anything older than STALE_PARTIAL_S (another host, a recycled pid)."""
+    prefix = f".{final.name}."
+    now = time.time()
+    for partial in final.parent.glob(f"{glob.escape(prefix)}*{PARTIAL_SUFFIX}"):
+        owner = partial.name[len(prefix):-len(PARTIAL_SUFFIX)].rsplit(".", 1)[0]
+        pid, _, host = owner.partition("@")
+        try:
+            old = now - partial.stat().st_mtime > STALE_PARTIAL_S
+        except OSError:
+            continue  # its owner finished or removed it meanwhile
+        dead = host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid))
+        if old or dead:
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, run by someone else
+    return True
+
+
+def make_dirs(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; the folders this call created, outermost first (for remove_empty_dirs)."""
+    missing = []
+    probe = Path(folder)
+    while not probe.exists() and probe.parent != probe:
+        missing.append(probe)
+        probe = probe.parent
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    return missing[::-1]
+
+
+def remove_empty_dirs(created: list[Path]) -> None:
+    """Undo make_dirs where nothing else was put in the meantime: innermost first, stop at the
+    first folder that is not empty."""
+    for folder in reversed(created):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,7 +263,10 @@ class Workspace:
     def open(cls, root: Optional[os.PathLike | str] = None) -> "Workspace":
         """The workspace at ``root`` (default: $EDGEKIT_WORKSPACE or ~/.cache/edgekit)."""
         path = Path(root).expanduser() if root else default_workspace_root()
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise InvalidInputError(f"cannot create workspace {path}: {e.strerror or e}") from None
         return cls(path.resolve())
 
     def artifact_dir(self, stage: str, model: str, settings: Mapping[str, Any]) -> Path:
@@ -171,12 +275,12 @@ class Workspace:
     def find(self, stage: str, model: str, settings: Mapping[str, Any]) -> Optional[Path]:
         """The finished artifact folder for these settings, or None."""
         folder = self.artifact_dir(stage, model, settings)
-        return folder if read_manifest(folder) is not None else None
+        return folder if finished_manifest(folder) is not None else None
 
     def artifacts(self, stage: str, model: Optional[str] = None) -> list[Path]:
         """Finished artifact folders of a stage (of one model when given), oldest first."""
         pattern = f"{model}/*" if model else "*/*"
-        found = [p for p in (self.root / stage).glob(pattern) if read_manifest(p) is not None]
+        found = [p for p in (self.root / stage).glob(pattern) if finished_manifest(p) is not None]
         return sorted(found, key=lambda p: (p / MANIFEST).stat().st_mtime)
 
     @property
