@@ -22,7 +22,16 @@ from typing import Any, Callable, Optional
 from edgekit.errors import InvalidInputError, MissingDependencyError
 
 # Bump when a fix changes, so converted artifacts made with the old fixes are rebuilt.
-LEGALIZE_VERSION = 1
+LEGALIZE_VERSION = 2
+# Operators PaddleSlim leaves in int8 programs (either of its formats); opt folds them into int8
+# kernels, so they need no kernel of their own.
+QUANT_OPS = frozenset({
+    "quantize_linear", "dequantize_linear", "fake_quantize_abs_max", "fake_quantize_range_abs_max",
+    "fake_quantize_moving_average_abs_max", "fake_channel_wise_quantize_abs_max",
+    "fake_quantize_dequantize_moving_average_abs_max", "fake_channel_wise_quantize_dequantize_abs_max",
+    "fake_dequantize_max_abs", "fake_channel_wise_dequantize_max_abs",
+})
+
 
 @functools.lru_cache(maxsize=1)
 def framework_pb2() -> Any:
@@ -58,6 +67,11 @@ def read_program(path: Path) -> Any:
     return program
 
 
+def is_quantized_program(program: Any) -> bool:
+    """True when the program holds PaddleSlim's quantization operators (an int8 program)."""
+    return any(op.type in QUANT_OPS for block in program.blocks for op in block.ops)
+
+
 def program_ops(program: Any) -> list[str]:
     """Operator types of a program, in order of first use (feed/fetch excluded)."""
     seen: dict[str, None] = {}
@@ -70,11 +84,13 @@ def program_ops(program: Any) -> list[str]:
 
 @dataclasses.dataclass(frozen=True)
 class Fix:
-    """One change made to the program: which operator (type, output) and what was done."""
+    """One change made to the program: which operator (type, output), what was done (``change``)
+    and the kind of change it is, without details of this operator (for counting)."""
 
     op_type: str
     output: str
     change: str
+    kind: str
 
     def __str__(self) -> str:
         return f"{self.op_type} -> {self.output}: {self.change}"
@@ -126,38 +142,44 @@ def _find_var(block: Any, name: str) -> Optional[Any]:
 
 
 # ------------------------------------------------------------------------------------- fixes
-# Each fix takes (op, block) and returns the list of changes it made (empty when none needed).
+# Each fix takes (op, block) and returns the changes it made as (kind, change) pairs (empty when
+# none was needed); the kind leaves out what is particular to this operator.
+
+Changes = list[tuple[str, str]]
 
 
-def _fix_relu6(op: Any, block: Any) -> list[str]:
+def _attribute_changes(*changes: Optional[str]) -> Changes:
+    """(kind, change) pairs of attributes added: the change is its own kind."""
+    return [(c, c) for c in changes if c]
+
+
+def _fix_relu6(op: Any, block: Any) -> Changes:
     # Lite's ActivationOp::AttachImpl reads GetAttr<float>("threshold") for relu6; Paddle 2.6's
     # relu6 has the threshold fixed at 6 and stopped saving it, so opt aborts on the CHECK.
-    change = _set_float_default(op, "threshold", 6.0)
-    return [change] if change else []
+    return _attribute_changes(_set_float_default(op, "threshold", 6.0))
 
 
-def _fix_swish(op: Any, block: Any) -> list[str]:
+def _fix_swish(op: Any, block: Any) -> Changes:
     # Lite reads GetAttr<float>("beta") for swish; Paddle 2.6's swish is x * sigmoid(x), i.e.
     # beta = 1, and no longer saves the attribute.
-    change = _set_float_default(op, "beta", 1.0)
-    return [change] if change else []
+    return _attribute_changes(_set_float_default(op, "beta", 1.0))
 
 
-def _fix_hard_swish(op: Any, block: Any) -> list[str]:
-    # Lite reads threshold, scale and offset; Paddle writes them today, but programs saved
-    # through other paths may omit them. The values are Paddle's fixed hardswish constants.
-    changes = [_set_float_default(op, "threshold", 6.0), _set_float_default(op, "scale", 6.0),
-               _set_float_default(op, "offset", 3.0)]
-    return [c for c in changes if c]
+def _fix_hard_swish(op: Any, block: Any) -> Changes:
+    # Lite reads threshold, scale and offset (and aborts without them); Paddle 2.6 writes them, but
+    # programs saved through other paths may omit them. The values are the defaults of Paddle's
+    # op definition (6, 6, 3).
+    return _attribute_changes(_set_float_default(op, "threshold", 6.0), _set_float_default(op, "scale", 6.0),
+                              _set_float_default(op, "offset", 3.0))
 
 
-def _fix_hard_sigmoid(op: Any, block: Any) -> list[str]:
-    # Lite reads slope and offset; fill Paddle's operator defaults (0.2, 0.5) only when absent.
-    changes = [_set_float_default(op, "slope", 0.2), _set_float_default(op, "offset", 0.5)]
-    return [c for c in changes if c]
+def _fix_hard_sigmoid(op: Any, block: Any) -> Changes:
+    # Lite reads slope and offset (and aborts without them); fill the defaults of Paddle's op
+    # definition (0.2, 0.5) only when absent.
+    return _attribute_changes(_set_float_default(op, "slope", 0.2), _set_float_default(op, "offset", 0.5))
 
 
-def _fix_flatten_contiguous_range(op: Any, block: Any) -> list[str]:
+def _fix_flatten_contiguous_range(op: Any, block: Any) -> Changes:
     # Paddle 2.6 no longer gives flatten_contiguous_range an XShape output in inference
     # programs; opt's x86 path (and older Lite kernels) still use it, and without it opt
     # segfaults with --valid_targets=x86. XShape is shape-only: dims [0] + X's dims, the same
@@ -185,18 +207,17 @@ def _fix_flatten_contiguous_range(op: Any, block: Any) -> list[str]:
     slot = next((s for s in op.outputs if s.parameter == "XShape"), None) or op.outputs.add()
     slot.parameter = "XShape"
     slot.arguments.append(name)
-    return [f"added output XShape={name}"]
+    return [("added output XShape", f"added output XShape={name}")]
 
 
-def _fix_quant_linear(op: Any, block: Any) -> list[str]:
-    # Lite's (de)quantize_linear ops read GetAttr<int>("bit_length") and ("quant_axis");
-    # PaddleSlim 2.6 writes both, but the defaults are filled for programs that omit them:
-    # 8 bits, and axis -1 meaning "one scale for the whole tensor".
-    changes = [_set_int_default(op, "bit_length", 8), _set_int_default(op, "quant_axis", -1)]
-    return [c for c in changes if c]
+def _fix_quant_linear(op: Any, block: Any) -> Changes:
+    # Lite's (de)quantize_linear ops read GetAttr<int>("bit_length") and ("quant_axis") and abort
+    # when either is absent. PaddleSlim 2.6 writes both; for programs that omit them, fill the
+    # defaults of Paddle's own op definition (8 bits, axis 0), i.e. what Paddle computes for them.
+    return _attribute_changes(_set_int_default(op, "bit_length", 8), _set_int_default(op, "quant_axis", 0))
 
 
-FIXES: dict[str, Callable[[Any, Any], list[str]]] = {
+FIXES: dict[str, Callable[[Any, Any], Changes]] = {
     "relu6": _fix_relu6,
     "swish": _fix_swish,
     "hard_swish": _fix_hard_swish,
@@ -216,8 +237,8 @@ def legalize_program(program: Any) -> list[Fix]:
             if fix is None:
                 continue
             outputs = [a for slot in op.outputs for a in slot.arguments]
-            for change in fix(op, block):
-                fixes.append(Fix(op.type, outputs[0] if outputs else "", change))
+            for kind, change in fix(op, block):
+                fixes.append(Fix(op.type, outputs[0] if outputs else "", change, kind))
     return fixes
 
 
@@ -249,6 +270,6 @@ def summarize_fixes(fixes: list[Fix]) -> dict[str, int]:
     """{"relu6: added attribute threshold=6.0": 12, ...}: the fixes counted by kind."""
     counts: dict[str, int] = {}
     for fix in fixes:
-        key = f"{fix.op_type}: {fix.change.split('=')[0] if 'XShape' in fix.change else fix.change}"
+        key = f"{fix.op_type}: {fix.kind}"
         counts[key] = counts.get(key, 0) + 1
     return counts

@@ -131,6 +131,66 @@ def test_legalize_adds_what_opt_needs(tiny_dir: Path, tmp_path: Path):
                                                     batch), rtol=1e-5, atol=1e-6)
 
 
+def _without_attributes(source: Path, destination: Path, op_types: set, names: set) -> Path:
+    """A copy of an inference-model folder whose ops of ``op_types`` lack the attributes ``names``
+    (as programs saved by other tools than Paddle 2.6 may)."""
+    program = legalize.read_program(source / "inference.pdmodel")
+    for op in program.blocks[0].ops:
+        if op.type in op_types:
+            kept = [a for a in op.attrs if a.name not in names]
+            del op.attrs[:]
+            op.attrs.extend(kept)
+    destination.mkdir()
+    (destination / "inference.pdmodel").write_bytes(program.SerializeToString())
+    (destination / "inference.pdiparams").write_bytes((source / "inference.pdiparams").read_bytes())
+    return destination
+
+
+def _paddle_defaults(op_type: str, inputs: tuple, outputs: tuple) -> dict:
+    """The attribute values Paddle itself gives ``op_type`` when a program sets none."""
+    paddle.enable_static()
+    try:
+        block = paddle.static.Program().global_block()
+        variables = {name: block.create_var(name=name, shape=[1, 4], dtype="float32") for name in (*inputs, *outputs)}
+        op = block.append_op(type=op_type, inputs={name: variables[name] for name in inputs},
+                             outputs={name: variables[name] for name in outputs})
+        return {name: op.attr(name) for name in op.attr_names}
+    finally:
+        paddle.disable_static()
+
+
+def _attributes(model_file: Path, op_type: str) -> list[dict]:
+    program = legalize.read_program(model_file)
+    return [{a.name: (a.f if a.type == legalize.framework_pb2().FLOAT else a.i) for a in op.attrs}
+            for op in program.blocks[0].ops if op.type == op_type]
+
+
+def _check_filled(legal_model: Path, op_type: str, names: set, defaults: dict) -> None:
+    for attributes in _attributes(legal_model, op_type):
+        for name in names:
+            assert attributes[name] == pytest.approx(defaults[name], rel=1e-6), (op_type, name)
+
+
+def test_hard_activation_attributes_are_filled_with_paddles_defaults(tiny_dir: Path, tmp_path: Path):
+    names = {"hard_swish": {"threshold", "scale", "offset"}, "hard_sigmoid": {"slope", "offset"}}
+    stripped = _without_attributes(tiny_dir, tmp_path / "stripped", set(names), set.union(*names.values()))
+    legal = tmp_path / "legal.pdmodel"
+    fixes = legalize.legalize_model_file(stripped / "inference.pdmodel", legal)
+    assert {f.kind for f in fixes if f.op_type in names} == {f"added attribute {n}={v}" for n, v in (
+        ("threshold", 6.0), ("scale", 6.0), ("offset", 3.0), ("slope", 0.2), ("offset", 0.5))}
+    for op_type, wanted in names.items():
+        _check_filled(legal, op_type, wanted, _paddle_defaults(op_type, ("X",), ("Out",)))
+    # opt aborts on the stripped program (less the fixes in question) and converts the legalized one
+    partial = legalize.read_program(stripped / "inference.pdmodel")
+    for op in partial.blocks[0].ops:
+        if op.type not in names:
+            legalize.FIXES.get(op.type, lambda *_: [])(op, partial.blocks[0])
+    (tmp_path / "partial.pdmodel").write_bytes(partial.SerializeToString())
+    with pytest.raises(ConversionError, match="SIGABRT"):
+        run_opt(tmp_path / "partial.pdmodel", stripped / "inference.pdiparams", tmp_path / "raw", "arm")
+    assert convert_model(stripped, Workspace.open(tmp_path / "ws"), target="arm").bytes > 0
+
+
 def test_read_program_rejects_files_that_are_not_programs(tmp_path: Path):
     for content in (b"", b"\x00\x01garbage\xff" * 50):
         bad = tmp_path / "bad.pdmodel"
@@ -288,6 +348,23 @@ def _quantize_tiny(source: Path, destination: Path, op_types: list[str]) -> Path
     finally:
         paddle.disable_static()
     return destination
+
+
+@pytest.mark.slow
+def test_quant_linear_attributes_are_filled_with_paddles_defaults(tiny_dir: Path, tmp_path: Path):
+    quantized = _quantize_tiny(tiny_dir, tmp_path / "tiny_int8", ["conv2d", "depthwise_conv2d"])
+    op_types, names = {"quantize_linear", "dequantize_linear"}, {"bit_length", "quant_axis"}
+    stripped = _without_attributes(quantized, tmp_path / "stripped", op_types, names)
+    with pytest.raises(ConversionError, match="SIGABRT"):
+        run_opt(stripped / "inference.pdmodel", stripped / "inference.pdiparams", tmp_path / "raw", "arm")
+    legal = tmp_path / "legal.pdmodel"
+    fixes = legalize.legalize_model_file(stripped / "inference.pdmodel", legal)
+    assert {f.kind for f in fixes if f.op_type in op_types} == {"added attribute bit_length=8",
+                                                                 "added attribute quant_axis=0"}
+    for op_type in op_types:
+        _check_filled(legal, op_type, names, _paddle_defaults(op_type, ("X", "Scale", "ZeroPoint"), ("Y",)))
+    lite = convert_model(stripped, Workspace.open(tmp_path / "ws"), target="arm")
+    assert lite.quantized and inspect_nb(lite.nb_path).int8
 
 
 @pytest.mark.slow
