@@ -14,14 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from a checkout without installing
-
-from edgekit import reference  # noqa: E402
-from edgekit.workspace import Workspace  # noqa: E402
-from edgekit.zoo_build import storage_comparison, zoo_build  # noqa: E402
+from edgekit import reference
+from edgekit.workspace import Workspace
+from edgekit.zoo_build import INT8_STORAGE_NOTE, storage_comparison, storage_verdict, zoo_build
 
 # Rows that stay off, and why (checked by tests/test_convert_zoo.py where it can be).
 EXPLANATIONS = {
@@ -38,9 +34,11 @@ def markdown(rows: list[dict]) -> str:
             lines.append(f"| {row['model']} | failed: {row['error']} | | | | | | |")
             continue
         s = row["storage"]
-        verdict = f"yes ({s['unit']})" if s["matches"] else f"**no** — {EXPLANATIONS.get(row['model'], 'see notes')}"
-        if row["model"].endswith(reference.INT8_SUFFIX):
-            verdict = "int8: the 3% rule is for fp32 rows; the size depends on the quantization preset"
+        verdict = storage_verdict(s) or s["reason"]
+        if s["matches"] is False:
+            verdict = f"**no** — {EXPLANATIONS.get(row['model'], 'see notes')}"
+        elif s["reason"] == INT8_STORAGE_NOTE:
+            verdict = f"int8: {INT8_STORAGE_NOTE}"
         lines.append(f"| {row['model']} | {s['bytes']} | {s['mb']:.2f} | {s['mib']:.2f} | {s['seed_storage_m']} | "
                      f"{s['delta_mb_pct']:+.2f} | {s['delta_mib_pct']:+.2f} | {verdict} |")
     return "\n".join(lines)
@@ -59,7 +57,7 @@ def main() -> int:
     rows = [{"model": o.model, "error": o.error,
              "storage": storage_comparison(o.model, o.bytes) if o.bytes else None} for o in result.outcomes]
     print(markdown(rows))
-    fp32 = [r for r in rows if not r["model"].endswith(reference.INT8_SUFFIX) and not r["error"]]
+    fp32 = [r for r in rows if not reference.split_int8(r["model"])[1] and not r["error"]]
     matched = sum(bool(r["storage"]["matches"]) for r in fp32)
     print(f"\n{matched} of {len(fp32)} fp32 models within 3% of the seed's Storage Size "
           f"(built in {result.seconds:.0f} s with {result.jobs} jobs)")

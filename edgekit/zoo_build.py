@@ -23,6 +23,9 @@ from edgekit.workspace import Workspace
 
 # The seed's "M" is MiB for some rows and 10^6 bytes for others; a size matches within this.
 STORAGE_TOLERANCE_PCT = 3.0
+INT8_STORAGE_NOTE = ("the 3% storage rule applies to fp32 models; an int8 .nb's size depends on which layers "
+                     "the quantization preset keeps in float")
+NO_SEED_STORAGE = "the seed table has no storage size for this model"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,20 +78,34 @@ class ZooBuildResult:
 def storage_comparison(model: str, nb_bytes: int) -> dict:
     """The .nb size against the seed's Storage Size, read both as 10^6 bytes and as MiB.
 
-    ``unit`` is the reading that is closer; ``matches`` says whether it is within 3%.
+    ``unit`` is the reading that is closer; ``matches`` says whether it is within 3%, or is None
+    with a ``reason`` where the rule does not apply (no seed figure, an int8 model).
     """
     row = reference.find_reference(model)
     seed = row.storage_mb if row is not None else None
     result = {"bytes": nb_bytes, "mb": round(nb_bytes / 1e6, 3), "mib": round(nb_bytes / 2**20, 3),
-              "seed_storage_m": seed, "delta_mb_pct": None, "delta_mib_pct": None, "unit": None, "matches": None}
+              "seed_storage_m": seed, "delta_mb_pct": None, "delta_mib_pct": None, "unit": None, "matches": None,
+              "reason": None}
+    int8 = reference.split_int8(model)[1]
     if not seed:
+        result["reason"] = INT8_STORAGE_NOTE if int8 else NO_SEED_STORAGE
         return result
     delta_mb = (nb_bytes / 1e6 - seed) / seed * 100
     delta_mib = (nb_bytes / 2**20 - seed) / seed * 100
     unit, best = ("MB", delta_mb) if abs(delta_mb) <= abs(delta_mib) else ("MiB", delta_mib)
-    result.update(delta_mb_pct=round(delta_mb, 2), delta_mib_pct=round(delta_mib, 2), unit=unit,
-                  matches=abs(best) <= STORAGE_TOLERANCE_PCT)
+    result.update(delta_mb_pct=round(delta_mb, 2), delta_mib_pct=round(delta_mib, 2), unit=unit)
+    if int8:
+        result["reason"] = INT8_STORAGE_NOTE
+    else:
+        result["matches"] = abs(best) <= STORAGE_TOLERANCE_PCT
     return result
+
+
+def storage_verdict(storage: dict) -> Optional[str]:
+    """The table's short word on a storage comparison: 'yes (MB)', 'NO', 'int8: see note', or None."""
+    if storage["matches"] is not None:
+        return f"yes ({storage['unit']})" if storage["matches"] else "NO"
+    return "int8: see note" if storage["reason"] == INT8_STORAGE_NOTE and storage["seed_storage_m"] else None
 
 
 # --------------------------------------------------------------------------- model selection
@@ -268,11 +285,8 @@ def table_rows(result: ZooBuildResult) -> list[list]:
             rows.append([outcome.model, "failed", None, None, None, None, None, None])
             continue
         s = storage_comparison(outcome.model, outcome.bytes or 0)
-        match = None if s["matches"] is None else (f"yes ({s['unit']})" if s["matches"] else "NO")
-        if outcome.model.endswith(reference.INT8_SUFFIX) and s["matches"] is not None:
-            match = "int8: see note"  # the 3% rule is for fp32 rows; int8 size depends on the preset
         rows.append([outcome.model, outcome.status, s["mb"], s["mib"], s["seed_storage_m"], s["delta_mb_pct"],
-                     s["delta_mib_pct"], match])
+                     s["delta_mib_pct"], storage_verdict(s)])
     return rows
 
 

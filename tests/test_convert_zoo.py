@@ -11,7 +11,7 @@ from edgekit.export import compare_logits, export_model, run_paddle_inference
 from edgekit.lite_runtime import run_nb
 from edgekit.preprocess import Preprocess, sample_images
 from edgekit.workspace import Workspace
-from edgekit.zoo_build import storage_comparison
+from edgekit.zoo_build import storage_comparison, storage_verdict
 
 # One per family, plus the families' variants whose ops need a legalization fix of their own:
 # MobileNetV2 (relu6), MobileNetV3 (hard_swish, hard_sigmoid), ShuffleNetV2_swish (swish).
@@ -67,3 +67,12 @@ def test_storage_comparison_reads_the_seed_both_ways():
     off = storage_comparison("MobileNetV1", int(20e6))
     assert off["matches"] is False
     assert storage_comparison("not-in-the-table", 1000)["matches"] is None
+
+
+def test_int8_rows_are_compared_but_not_judged():
+    int8 = storage_comparison("MobileNetV3_large_x1_0_ssld_int8", int(10e6))
+    assert int8["matches"] is None and "int8" in int8["reason"] and int8["unit"] is not None
+    assert storage_verdict(int8) == "int8: see note"
+    assert storage_verdict(storage_comparison("MobileNetV3_large_x1_0", int(21.03 * 2**20))) == "yes (MiB)"
+    missing = storage_comparison("not-in-the-table", 1000)
+    assert missing["reason"] and storage_verdict(missing) is None
