@@ -21,6 +21,19 @@ _TABLE = "paddleclas_mobile_reference.csv"
 INT8_SUFFIX = "_int8"
 
 
+def split_int8(name: str) -> tuple[str, bool]:
+    """``("MobileNetV1", True)`` for the quantization artifact ``MobileNetV1_int8``; ``(name, False)``
+    for any other name. The one place that knows how int8 artifacts are named."""
+    if name.endswith(INT8_SUFFIX) and len(name) > len(INT8_SUFFIX):
+        return name[: -len(INT8_SUFFIX)], True
+    return name, False
+
+
+def int8_name(name: str) -> str:
+    """The name of ``name``'s quantization artifact (``name`` itself when it already is one)."""
+    return name if split_int8(name)[1] else name + INT8_SUFFIX
+
+
 @dataclasses.dataclass(frozen=True)
 class ReferenceModel:
     """One row of the seed table; None where the table has no value."""
@@ -45,7 +58,7 @@ class ReferenceModel:
     @property
     def is_int8(self) -> bool:
         """True for quantization artifacts (``..._int8``), which are built, not defined."""
-        return self.name.endswith(INT8_SUFFIX)
+        return split_int8(self.name)[1]
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
