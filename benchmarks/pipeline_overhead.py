@@ -29,12 +29,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from a checkout without installing
-
-from edgekit.workspace import Workspace  # noqa: E402
+from edgekit.workspace import Workspace
 
 MODEL = "MobileNetV3_large_x1_0"
 
@@ -108,16 +105,14 @@ def convert_stage(scratch: Path, repeats: int, target: str) -> StageTiming:
 
 
 def quantize_stage(scratch: Path, repeats: int, target: str) -> StageTiming:
-    # benchmarks/quantize_overhead.py holds both sides (and a finer split of edgekit's time)
+    # benchmarks/quantize_overhead.py (beside this script) holds both sides and a finer split
     from quantize_overhead import quantize_callables
 
     direct, through_edgekit = quantize_callables(scratch)
     return _alternate("quantize", direct, through_edgekit, repeats)
 
 
-QUANTIZE_STAGE: Optional[Callable[[Path, int, str], StageTiming]] = quantize_stage
-
-STAGES: list[Callable[[Path, int, str], StageTiming]] = [export_stage, convert_stage]
+STAGES: list[Callable[[Path, int, str], StageTiming]] = [export_stage, convert_stage, quantize_stage]
 
 
 # -------------------------------------------------------------------------------- zoo build
@@ -128,7 +123,7 @@ def zoo_build_wall(workspace: Path, jobs: int) -> tuple[float, int]:
     command = [sys.executable, "-m", "edgekit", "zoo", "build", "--all", "--jobs", str(jobs),
                "--workspace", str(workspace)]
     started = time.perf_counter()
-    proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    proc = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - started
     if proc.returncode:
         print(f"  (zoo build exited {proc.returncode}: {proc.stderr.strip().splitlines()[-1]})")
@@ -143,11 +138,10 @@ def main() -> int:
     parser.add_argument("--skip-zoo", action="store_true", help="Skip the zoo build --all timings.")
     args = parser.parse_args()
 
-    stages = STAGES + ([QUANTIZE_STAGE] if QUANTIZE_STAGE else [])
     print(f"{MODEL}, target {args.target}, {args.repeats} alternating runs per side (median s)")
     print(f"{'stage':10} {'direct':>8} {'edgekit':>8} {'ratio':>6}")
     with tempfile.TemporaryDirectory(prefix="edgekit-overhead-") as scratch:
-        for stage in stages:
+        for stage in STAGES:
             timing = stage(Path(scratch), args.repeats, args.target)
             print(f"{timing.stage:10} {statistics.median(timing.direct_s):8.2f} "
                   f"{statistics.median(timing.edgekit_s):8.2f} {timing.ratio:6.3f}")

@@ -30,10 +30,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from a checkout without installing
-
-from edgekit.workspace import Workspace  # noqa: E402
+from edgekit.workspace import Workspace
 
 MODEL = "MobileNetV3_large_x1_0"
 
