@@ -92,13 +92,15 @@ def cache_path(url: str, cache_dir: Optional[Path] = None) -> Path:
 def download(url: str, cache_dir: Optional[Path] = None, *, sha256: Optional[str] = None,
              num_bytes: Optional[int] = None) -> Path:
     """The cached copy of ``url``, downloading it first when absent or failing its checksum."""
+    from edgekit.workspace import make_dirs, remove_empty_dirs, sha256_file
+
     target = cache_path(url, cache_dir)
     if target.is_file():
-        if sha256 is None or _sha256(target) == sha256:
+        if sha256 is None or sha256_file(target) == sha256:
             return target
         print(f"edgekit: cached {target.name} fails its sha256 check; downloading it again", file=sys.stderr)
         target.unlink()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    created = make_dirs(target.parent)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     tmp = Path(tmp_name)
     try:
@@ -106,8 +108,10 @@ def download(url: str, cache_dir: Optional[Path] = None, *, sha256: Optional[str
             digest, size = _fetch(url, out)
         _verify(url, size, digest, sha256=sha256, num_bytes=num_bytes)
         os.replace(tmp, target)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        remove_empty_dirs(created)  # a failed download leaves no empty cache folders behind
+        raise
     return target
 
 
@@ -144,14 +148,6 @@ def _verify(url: str, size: int, digest: str, *, sha256: Optional[str], num_byte
         raise WeightsError(f"download of {url} has {size} bytes, expected {num_bytes}")
     if sha256 is not None and digest != sha256:
         raise WeightsError(f"download of {url} has sha256 {digest}, expected {sha256}")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -------------------------------------------------------------------------------------- read
