@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from edgekit import reference
 from edgekit.errors import UsageError
-from edgekit.zoo._registry import FAMILY_MODULES, ModelEntry, PretrainedCfg, is_model, list_models, model_entry, \
-    model_entrypoint, register_model
+from edgekit.zoo._registry import FAMILY_MODULES, ModelEntry, PretrainedCfg, list_models, model_entry, model_entrypoint, \
+    register_model
 
 if TYPE_CHECKING:
     import paddle
 
 __all__ = [
-    "FAMILY_MODULES", "ModelEntry", "ModelInfo", "PretrainedCfg", "create_model", "is_model", "list_models",
+    "FAMILY_MODULES", "ModelEntry", "ModelInfo", "PretrainedCfg", "create_model", "list_models",
     "model_entry", "model_entrypoint", "model_family", "model_info", "register_model", "weights_path",
     "RANDOM_WEIGHTS_NOTE",
 ]
@@ -34,9 +34,7 @@ RANDOM_WEIGHTS_NOTE = "random weights: accuracy is meaningless; latency and stor
 
 def base_architecture(name: str) -> str:
     """The architecture behind ``name``: itself, or for an ``..._int8`` artifact the model it quantizes."""
-    if name.endswith(reference.INT8_SUFFIX) and reference.find_reference(name) is not None:
-        return name[: -len(reference.INT8_SUFFIX)]
-    return name
+    return reference.split_int8(name)[0]
 
 
 def _refuse_int8(name: str) -> None:

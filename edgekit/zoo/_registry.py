@@ -98,8 +98,3 @@ def model_entry(name: str) -> ModelEntry:
 
 def model_entrypoint(name: str) -> Callable[..., object]:
     return model_entry(name).entrypoint
-
-
-def is_model(name: str) -> bool:
-    _import_families()
-    return name in _REGISTRY
