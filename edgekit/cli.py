@@ -150,11 +150,10 @@ def export(model: str, pretrained: Optional[str], input_size: int, onnx: bool, f
 def convert(model_or_dir: str, target: str, fp16: bool, pretrained: Optional[str], force: bool,
             workspace: Optional[str], as_json: bool) -> None:
     """Convert a zoo model, MODEL_int8, or an inference-model folder to a Paddle Lite .nb with opt."""
-    from edgekit.convert import convert_model, resolve_inference_model
+    from edgekit.convert import convert_model
 
-    ws = open_workspace(workspace)
-    source = resolve_inference_model(model_or_dir, ws, pretrained=_pretrained_arg(pretrained))
-    result = convert_model(source, ws, target=target, fp16=fp16, force=force)
+    result = convert_model(model_or_dir, open_workspace(workspace), target=target, fp16=fp16,
+                           pretrained=_pretrained_arg(pretrained), force=force)
     emit(result.to_dict(), as_json, lambda d: (
         f"{'reused' if d['reused'] else 'converted'} {d['name']} for {d['target']} ({d['valid_targets']}"
         f"{', fp16' if d['fp16'] else ''}): {d['nb_path']} ({d['bytes']} bytes, {d['mib']:.2f} MiB)"))

@@ -13,11 +13,12 @@ import dataclasses
 import json
 import tempfile
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional
 
 from edgekit.errors import ConfigError, ConversionError, InvalidInputError, UsageError
-from edgekit.export import InferenceModel, Pretrained, export_model, load_inference_model, tool_version
-from edgekit.reference import INT8_SUFFIX
+from edgekit.export import InferenceModel, Pretrained, Source, is_random_weights, manifest_weights, \
+    resolve_inference_model, tool_version
+from edgekit.legalize import LEGALIZE_VERSION, QUANT_OPS
 from edgekit.workspace import Manifest, Workspace, atomic_write_text, building, read_manifest, write_manifest
 
 STAGE = "convert"
@@ -25,15 +26,9 @@ NB_FILE = "model.nb"
 OPT_LOG = "opt.log"
 LEGALIZE_REPORT = "legalize.json"
 OPT_TIMEOUT_S = 900.0
-# Operators PaddleSlim leaves in int8 programs; opt folds them into int8 kernels.
-QUANT_OPS = frozenset({
-    "quantize_linear", "dequantize_linear", "fake_quantize_abs_max", "fake_quantize_range_abs_max",
-    "fake_quantize_moving_average_abs_max", "fake_channel_wise_quantize_abs_max",
-    "fake_quantize_dequantize_moving_average_abs_max", "fake_channel_wise_quantize_dequantize_abs_max",
-    "fake_dequantize_max_abs", "fake_channel_wise_dequantize_max_abs",
-})
 
-Source = Union[str, Path, InferenceModel]
+__all__ = ["LiteModel", "Target", "convert_model", "find_converted", "load_targets", "resolve_inference_model",
+           "resolve_target", "run_opt", "supported_ops", "unsupported_ops"]
 
 
 # ----------------------------------------------------------------------------------- targets
@@ -96,6 +91,15 @@ class LiteModel:
         """True when the source program held PaddleSlim's quantization ops (an int8 .nb)."""
         return bool(self.manifest.settings.get("quantized", False))
 
+    @property
+    def weights(self) -> Optional[str]:
+        """The weights identity of the source model (see InferenceModel.weights), when recorded."""
+        return manifest_weights(self.manifest)
+
+    @property
+    def random_weights(self) -> bool:
+        return is_random_weights(self.weights)
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -109,6 +113,7 @@ class LiteModel:
             "quantized": self.quantized,
             "source_model": self.source_model,
             "legalized": self.manifest.settings.get("legalized", {}),
+            "weights": self.weights,
             "reused": self.reused,
         }
 
@@ -124,35 +129,6 @@ def lite_model_from_folder(folder: Path, *, reused: bool) -> LiteModel:
                      manifest=manifest, reused=reused)
 
 
-# ---------------------------------------------------------------------------------- sources
-
-
-def _looks_like_path(source: str) -> bool:
-    return "/" in source or source.endswith((".pdmodel", ".nb")) or source.startswith(".")
-
-
-def resolve_inference_model(source: Source, workspace: Workspace, *,
-                            pretrained: Pretrained = None) -> InferenceModel:
-    """An existing path → that model; ``<zoo name>_int8`` → quantized with the default preset;
-    a zoo name → exported (or reused)."""
-    if isinstance(source, InferenceModel):
-        return source
-    path = Path(source).expanduser()
-    if path.exists():
-        return load_inference_model(path)
-    text = str(source)
-    if isinstance(source, Path) or _looks_like_path(text):
-        raise InvalidInputError(f"model file or folder {text} does not exist")
-    if text.endswith(INT8_SUFFIX):
-        from edgekit import quantize  # PaddleSlim: only for int8 names
-
-        base = text[: -len(INT8_SUFFIX)]
-        config = quantize.QuantConfig.from_preset(quantize.DEFAULT_PRESET)
-        quantized = quantize.quantize_model(base, workspace, config, pretrained=pretrained)
-        return dataclasses.replace(quantized.model, reused=quantized.reused)
-    return export_model(text, workspace, pretrained=pretrained)
-
-
 # ---------------------------------------------------------------------------------- convert
 
 
@@ -164,14 +140,8 @@ def convert_settings(model: InferenceModel, target: Target, fp16: bool) -> dict:
         "optimize_out_type": "naive_buffer",
         "source": model.identity(),
         "paddlelite": tool_version("paddlelite"),
-        "legalize": _legalize_version(),
+        "legalize": LEGALIZE_VERSION,
     }
-
-
-def _legalize_version() -> int:
-    from edgekit.legalize import LEGALIZE_VERSION
-
-    return LEGALIZE_VERSION
 
 
 def find_converted(model: InferenceModel, workspace: Workspace, *, target: str = "arm",
@@ -181,14 +151,23 @@ def find_converted(model: InferenceModel, workspace: Workspace, *, target: str =
     return lite_model_from_folder(found, reused=True) if found is not None else None
 
 
-def convert_model(source: Source, workspace: Workspace, *, target: str = "arm", fp16: bool = False,
-                  force: bool = False) -> LiteModel:
-    """The .nb of ``source`` for ``target`` (converted now, or reused from the workspace)."""
+def checked_target(target: str, fp16: bool) -> Target:
+    """The target, refusing fp16 where it has no fp16 kernels: checked before any model work."""
     chosen = resolve_target(target)
     if fp16 and not chosen.fp16:
         raise UsageError(f"--fp16 applies to ARM kernels only; target {chosen.name!r} "
                          f"({chosen.valid_targets}) has no fp16 mode")
-    model = resolve_inference_model(source, workspace)
+    return chosen
+
+
+def convert_model(source: Source, workspace: Workspace, *, target: str = "arm", fp16: bool = False,
+                  pretrained: Pretrained = None, force: bool = False) -> LiteModel:
+    """The .nb of ``source`` for ``target`` (converted now, or reused from the workspace).
+
+    ``source`` is anything ``resolve_inference_model`` takes (``pretrained`` goes with a zoo
+    name); the target is checked first. ``force`` runs opt again; the source is reused."""
+    chosen = checked_target(target, fp16)
+    model = resolve_inference_model(source, workspace, pretrained=pretrained)
     settings = convert_settings(model, chosen, fp16)
     found = None if force else find_converted(model, workspace, target=chosen.name, fp16=fp16)
     if found is not None:
@@ -199,7 +178,7 @@ def convert_model(source: Source, workspace: Workspace, *, target: str = "arm", 
         report = _legalize_and_optimize(model, chosen, fp16, tmp)
         write_manifest(tmp, stage=STAGE, model=model.name,
                        settings={**settings, "quantized": report["quantized"], "legalized": report["fixes"]},
-                       inputs={"source_model": str(model.directory), **settings["source"]},
+                       inputs={"source_model": str(model.directory), **settings["source"], "weights": model.weights},
                        tools={"paddlelite": tool_version("paddlelite")})
     return lite_model_from_folder(final, reused=False)
 

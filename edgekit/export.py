@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
+import os
+import sys
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 
 from edgekit.errors import InvalidInputError, ToolError, UsageError
+from edgekit.reference import split_int8
 from edgekit.workspace import Manifest, Workspace, building, read_manifest, sha256_file, write_manifest
 
 # What create_model accepts as weights: None/False, True (official), a path or a URL.
@@ -33,6 +36,8 @@ ONNX_OPSET = 10
 EXPORT_RECIPE = 3
 # Random initial weights are drawn after this seed, so an export without weights is repeatable.
 INIT_SEED = 0
+# The weights identity of an export without pretrained weights (manifests say "weights": this).
+RANDOM_WEIGHTS = f"random-init(seed={INIT_SEED})"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +57,16 @@ class InferenceModel:
         path = self.directory / ONNX_FILE
         return path if path.is_file() else None
 
+    @property
+    def weights(self) -> Optional[str]:
+        """Identity of the weights behind this model (``sha256:...`` or RANDOM_WEIGHTS) as its
+        manifest records it (quantize copies its source's); None for a folder without a manifest."""
+        return manifest_weights(self.manifest)
+
+    @property
+    def random_weights(self) -> bool:
+        return is_random_weights(self.weights)
+
     def identity(self) -> dict:
         """sha256 of the program and the weights (from the manifest when there is one)."""
         files = self.manifest.files if self.manifest else {}
@@ -68,8 +83,28 @@ class InferenceModel:
             "params_file": str(self.params_file),
             "onnx_file": str(self.onnx_file) if self.onnx_file else None,
             "input_shape": list(self.input_shape),
+            "weights": self.weights,
             "reused": self.reused,
         }
+
+
+def manifest_weights(manifest: Optional[Manifest]) -> Optional[str]:
+    """The weights identity a manifest records (export: settings and inputs; quantize and convert:
+    inputs, copied from their source), or None."""
+    if manifest is None:
+        return None
+    return manifest.inputs.get("weights") or manifest.settings.get("weights")
+
+
+def is_random_weights(weights: Optional[str]) -> bool:
+    return str(weights or "").startswith("random-init")
+
+
+def say_random_weights(name: str) -> None:
+    """The one stderr line that tells a user ``name`` carries random weights."""
+    from edgekit.zoo import RANDOM_WEIGHTS_NOTE
+
+    print(f"edgekit: {name}: {RANDOM_WEIGHTS_NOTE}", file=sys.stderr)
 
 
 def _file_sha(described: dict, folder: Path, path: Path) -> str:
@@ -90,23 +125,29 @@ def tool_version(distribution: str) -> str:
 # ------------------------------------------------------------------------------------ export
 
 
-def _weights_identity(pretrained: Pretrained) -> str:
-    """What identifies the weights in the artifact key: a local file's sha256, else what was given
-    (a URL, or "official" for the model's published PaddleClas weights)."""
+def _weights_identity(name: str, pretrained: Pretrained, weights_cache: Path) -> str:
+    """What identifies the weights in the artifact key: the sha256 of the file that will be loaded
+    (a local file, or the download of a URL or of the official weights), or RANDOM_WEIGHTS.
+    Pretrained weights are resolved (downloaded) here, so a failed download leaves no folder."""
     if pretrained is None or pretrained is False:
-        return f"random-init(seed={INIT_SEED})"
-    if pretrained is True:
-        return "official"
-    path = Path(pretrained).expanduser()
-    if path.is_file():
-        return f"sha256:{sha256_file(path)}"
-    return str(pretrained)
+        return RANDOM_WEIGHTS
+    from edgekit import zoo
+
+    path = zoo.weights_path(name, pretrained, cache_dir=weights_cache)
+    return f"sha256:{sha256_file(path)}" if path is not None else RANDOM_WEIGHTS
 
 
-def export_settings(input_size: int, pretrained: Pretrained) -> dict:
+def _weights_source(pretrained: Pretrained) -> str:
+    """What the user asked for, recorded beside the identity for people reading the manifest."""
+    if pretrained is None or pretrained is False:
+        return "random"
+    return "official" if pretrained is True else str(pretrained)
+
+
+def export_settings(name: str, input_size: int, pretrained: Pretrained, workspace: Workspace) -> dict:
     return {
         "input_size": input_size,
-        "weights": _weights_identity(pretrained),
+        "weights": _weights_identity(name, pretrained, workspace.cache_dir / "weights"),
         "paddle": tool_version("paddlepaddle"),
         "recipe": EXPORT_RECIPE,
     }
@@ -114,8 +155,9 @@ def export_settings(input_size: int, pretrained: Pretrained) -> dict:
 
 def find_exported(name: str, workspace: Workspace, *, pretrained: Pretrained = None,
                   input_size: int = 224) -> Optional[InferenceModel]:
-    """The finished export of ``name`` with these settings, or None; never imports paddle."""
-    found = workspace.find(STAGE, name, export_settings(input_size, pretrained))
+    """The finished export of ``name`` with these settings, or None. Imports paddle only to find
+    pretrained weights (random weights need nothing)."""
+    found = workspace.find(STAGE, name, export_settings(name, input_size, pretrained, workspace))
     return load_inference_model(found, reused=True) if found is not None else None
 
 
@@ -128,10 +170,14 @@ def export_model(name: str, workspace: Workspace, *, pretrained: Pretrained = No
     """
     if input_size < 32 or input_size % 32:
         raise UsageError(f"--input-size {input_size} must be a positive multiple of 32 (the models downsample 32x)")
-    settings = export_settings(input_size, pretrained)
-    found = None if force else find_exported(name, workspace, pretrained=pretrained, input_size=input_size)
-    if found is not None and (not onnx or found.onnx_file is not None):
-        return found
+    settings = export_settings(name, input_size, pretrained, workspace)
+    found = None if force else workspace.find(STAGE, name, settings)
+    if found is not None:
+        reused = load_inference_model(found, reused=True)
+        if not onnx or reused.onnx_file is not None:
+            if reused.random_weights:  # a fresh export says so when it builds the network
+                say_random_weights(name)
+            return reused
 
     final = workspace.artifact_dir(STAGE, name, settings)
     with building(final) as tmp:
@@ -141,7 +187,9 @@ def export_model(name: str, workspace: Workspace, *, pretrained: Pretrained = No
             export_onnx(tmp / MODEL_FILE, tmp / PARAMS_FILE, tmp / ONNX_FILE, model_name=name)
             tools["paddle2onnx"] = tool_version("paddle2onnx")
             tools["onnxruntime"] = tool_version("onnxruntime")
-        write_manifest(tmp, stage=STAGE, model=name, settings={**settings, "onnx": onnx, "onnx_opset": ONNX_OPSET},
+        write_manifest(tmp, stage=STAGE, model=name,
+                       settings={**settings, "weights_source": _weights_source(pretrained), "onnx": onnx,
+                                 "onnx_opset": ONNX_OPSET},
                        inputs={"weights": settings["weights"]}, tools=tools)
     return load_inference_model(final)
 
@@ -195,7 +243,8 @@ def export_onnx(model_file: Path, params_file: Path, destination: Path, *, model
         onnx_bytes = paddle2onnx.export(str(model_file), str(params_file), None, opset_version=ONNX_OPSET,
                                         verbose=False, enable_onnx_checker=True)
     except Exception as e:  # paddle2onnx raises plain Exceptions for unsupported programs
-        raise ToolError(f"paddle2onnx failed on {model_name}: {str(e).strip().splitlines()[-1:]}") from None
+        lines = str(e).strip().splitlines() or [type(e).__name__]
+        raise ToolError(f"paddle2onnx failed on {model_name}: {lines[-1]}") from None
     if not onnx_bytes:
         raise ToolError(f"paddle2onnx produced no ONNX model for {model_name}")
     destination.write_bytes(onnx_bytes)
@@ -303,3 +352,42 @@ def load_inference_model(path: Path, *, reused: bool = False) -> InferenceModel:
     name = manifest.model if manifest else directory.name
     return InferenceModel(name=name, directory=directory, model_file=model_file, params_file=params_file,
                           input_shape=_input_shape(program, model_file), manifest=manifest, reused=reused)
+
+
+# ---------------------------------------------------------------------------------- sources
+
+
+Source = Union[str, Path, InferenceModel]
+
+
+def looks_like_path(text: str) -> bool:
+    """True for what can only be a file or folder, never a model name."""
+    return ("/" in text or os.sep in text or text.startswith((".", "~"))
+            or text.endswith((".pdmodel", ".pdiparams", ".nb")))
+
+
+def resolve_inference_model(source: Source, workspace: Workspace, *, pretrained: Pretrained = None,
+                            force: bool = False) -> InferenceModel:
+    """What a command's MODEL argument names, as an inference model: an InferenceModel as it is;
+    an existing folder or ``.pdmodel``; ``<zoo name>_int8`` → quantized with the default preset;
+    a zoo name → exported. Artifacts are reused unless ``force``; ``pretrained`` (zoo names only)
+    as ``export_model`` takes it."""
+    if isinstance(source, InferenceModel):
+        _no_pretrained_for(source.name, pretrained)
+        return source
+    text = os.fspath(source)
+    path = Path(text).expanduser()
+    if isinstance(source, Path) or path.exists() or looks_like_path(text):
+        _no_pretrained_for(text, pretrained)
+        return load_inference_model(path)
+    base, is_int8 = split_int8(text)
+    if is_int8:
+        from edgekit.quantize import quantize_model  # PaddleSlim: only for int8 names
+
+        return quantize_model(base, workspace, pretrained=pretrained, force=force).model
+    return export_model(text, workspace, pretrained=pretrained, force=force)
+
+
+def _no_pretrained_for(what: str, pretrained: Pretrained) -> None:
+    if pretrained is not None and pretrained is not False:
+        raise UsageError(f"--pretrained applies to zoo model names, not to the inference model {what}")

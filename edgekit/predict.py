@@ -21,13 +21,15 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from edgekit.errors import InvalidInputError, RuntimeCrashError, UsageError
-from edgekit.export import Pretrained
+from edgekit.export import Pretrained, is_random_weights, manifest_weights
 from edgekit.workspace import Workspace, read_manifest
 
 INT8_WARNING = ("int8 .nb on the host: Paddle Lite 2.13rc0's x86 int8 kernels are known to give wrong "
                 "results (or crash), so these scores cannot be trusted; measure int8 accuracy with "
                 "'edgekit quantize' (Paddle Inference) or on the phone")
 NAN_WARNING = "the runtime returned NaN or infinite values: these scores cannot be trusted"
+RANDOM_WEIGHTS_WARNING = ("random weights: the model was exported without pretrained weights, so these classes "
+                          "mean nothing; give --pretrained (official, a .pdparams file or a URL)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,6 +73,7 @@ class _HostModel:
     nb_path: Path
     quantized: bool
     input_size: int
+    random_weights: bool
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -102,11 +105,13 @@ def _nb_model(nb_path: Path) -> _HostModel:
     manifest = read_manifest(nb_path.parent)
     quantized = kernels.int8 or bool(manifest and manifest.settings.get("quantized"))
     name = manifest.model if manifest else nb_path.stem
-    return _HostModel(name=name, nb_path=nb_path, quantized=quantized, input_size=0)
+    return _HostModel(name=name, nb_path=nb_path, quantized=quantized, input_size=0,
+                      random_weights=is_random_weights(manifest_weights(manifest)))
 
 
 def _host_model(model: Union[str, Path], workspace: Workspace, pretrained: Pretrained) -> _HostModel:
-    from edgekit.convert import NB_FILE, convert_model, resolve_inference_model
+    from edgekit.convert import NB_FILE, convert_model
+    from edgekit.export import resolve_inference_model
 
     path = Path(model).expanduser()
     if str(model).endswith(".nb"):
@@ -116,7 +121,14 @@ def _host_model(model: Union[str, Path], workspace: Workspace, pretrained: Pretr
     source = resolve_inference_model(model, workspace, pretrained=pretrained)
     lite = convert_model(source, workspace, target="x86")
     return _HostModel(name=lite.name, nb_path=lite.nb_path, quantized=lite.quantized,
-                      input_size=int(source.input_shape[-1]))
+                      input_size=int(source.input_shape[-1]), random_weights=source.random_weights)
+
+
+def _warning(host: _HostModel, finite: bool) -> Optional[str]:
+    """Why the scores cannot be trusted (every reason, most serious first), or None."""
+    reasons = [text for applies, text in ((host.quantized, INT8_WARNING), (not finite, NAN_WARNING),
+                                          (host.random_weights, RANDOM_WEIGHTS_WARNING)) if applies]
+    return "; ".join(reasons) or None
 
 
 def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], workspace: Workspace, *,
@@ -129,6 +141,8 @@ def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], 
         raise UsageError("give at least one image")
     if topk < 1:
         raise UsageError(f"--topk must be at least 1 (got {topk})")
+    if threads < 1:
+        raise UsageError(f"--threads must be at least 1 (got {threads})")
     # Decode first: an unreadable image (named in the InvalidInputError) fails before any conversion.
     decoded = [decode_image(Path(image)) for image in images]
     host = _host_model(model, workspace, pretrained)
@@ -143,7 +157,7 @@ def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], 
     finite = bool(np.all(np.isfinite(logits)))
     probabilities = softmax(np.nan_to_num(logits, nan=0.0, posinf=0.0, neginf=0.0))
     labels = imagenet_labels()
-    warning = INT8_WARNING if host.quantized else (None if finite else NAN_WARNING)
+    warning = _warning(host, finite)
     return PredictionResult(
         model=host.name, nb_path=host.nb_path, quantized=host.quantized, trusted=warning is None, warning=warning,
         predictions=tuple(ImagePrediction(str(image), top_k(row, topk, labels))

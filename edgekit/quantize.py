@@ -20,27 +20,28 @@ import fnmatch
 import json
 import time
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
 
 from edgekit import calibration
 from edgekit.config import config_dir, load_config
 from edgekit.errors import ConfigError, EdgekitError, InvalidInputError, QuantizationError, UsageError
-from edgekit.export import InferenceModel, export_model, load_inference_model, tool_version
-from edgekit.reference import INT8_SUFFIX
+from edgekit.export import MODEL_FILE, PARAMS_FILE, InferenceModel, Pretrained, Source, load_inference_model, \
+    looks_like_path, resolve_inference_model, tool_version
+from edgekit.legalize import is_quantized_program, read_program
+from edgekit.reference import int8_name, split_int8
 from edgekit.workspace import Workspace, atomic_write_text, building, write_manifest
 
 STAGE = "quantize"
-MODEL_FILE = "inference.pdmodel"
-PARAMS_FILE = "inference.pdiparams"
 REPORT_FILE = "quant_report.json"
 PRESETS_CONFIG = "quant_presets"
 DEFAULT_PRESET = "paddleclas"
 # Image paths listed in a report's held-out section (an evaluation set may hold thousands).
 LISTED_IMAGES = 100
 # Bump when the quantization recipe (not its settings) changes, so old artifacts are rebuilt.
-QUANT_RECIPE = 1
+# 2: the stored report's fidelity is always on the held-out photographs; evaluations are not stored.
+QUANT_RECIPE = 2
 
 ALGOS = ("hist", "KL", "avg", "mse", "emd", "abs_max")
 WEIGHT_QUANTIZE_TYPES = ("channel_wise_abs_max", "abs_max")
@@ -50,12 +51,6 @@ DEPLOY_BACKENDS = (None, "tensorrt", "mkldnn", "arm")
 # Operators that carry weights, with the input slot holding them (PaddleSlim's weight-op table).
 WEIGHT_SLOTS = {"conv2d": "Filter", "depthwise_conv2d": "Filter", "conv2d_transpose": "Filter",
                 "mul": "Y", "matmul": "Y", "matmul_v2": "Y"}
-QUANT_OP_TYPES = frozenset({
-    "quantize_linear", "dequantize_linear", "fake_quantize_abs_max", "fake_quantize_range_abs_max",
-    "fake_quantize_moving_average_abs_max", "fake_channel_wise_quantize_abs_max",
-    "fake_quantize_dequantize_moving_average_abs_max", "fake_channel_wise_quantize_dequantize_abs_max",
-    "fake_dequantize_max_abs", "fake_channel_wise_dequantize_max_abs",
-})
 FAKE_DEQUANT_OPS = frozenset({"fake_dequantize_max_abs", "fake_channel_wise_dequantize_max_abs"})
 
 
@@ -263,10 +258,6 @@ def quantized_weights(program: Any) -> set[str]:
     return found
 
 
-def is_quantized_program(program: Any) -> bool:
-    return any(op.type in QUANT_OP_TYPES for block in program.blocks for op in block.ops)
-
-
 def feed_name(program: Any) -> str:
     feeds = [op for op in program.blocks[0].ops if op.type == "feed"]
     if not feeds:
@@ -306,60 +297,54 @@ class QuantizedModel:
         return {**self.report, "artifact": self.model.to_dict(), "reused": self.reused}
 
 
-def int8_name(name: str) -> str:
-    return name + INT8_SUFFIX
-
-
-def quantize_model(source: Union[str, Path, InferenceModel], workspace: Workspace,
-                   config: Optional[QuantConfig] = None, *, calib_dir: Optional[Path] = None,
-                   eval_dir: Optional[Path] = None, pretrained: Optional[str] = None,
-                   force: bool = False) -> QuantizedModel:
+def quantize_model(source: Source, workspace: Workspace, config: Optional[QuantConfig] = None, *,
+                   calib_dir: Optional[Path] = None, eval_dir: Optional[Path] = None,
+                   pretrained: Pretrained = None, force: bool = False) -> QuantizedModel:
     """Quantize a zoo model (exported on demand), an inference model folder, or an InferenceModel.
 
     The artifact is reused when the source, the settings and the calibration images are the
-    same (``force`` rebuilds). ``eval_dir`` adds top-1/top-5 of both models to the report; on a
-    reused artifact the evaluation is run again and the stored report updated.
+    same (``force`` rebuilds). ``eval_dir`` adds an ``eval`` section (top-1/top-5 of both models,
+    their agreement) to the returned report; it is measured for this call and never stored in the
+    artifact, which stays as it was built.
     """
     config = config or QuantConfig.from_preset(DEFAULT_PRESET)
     fp32 = resolve_source(source, workspace, pretrained=pretrained)
     plan = _plan(fp32, config, calib_dir)
+    evaluation = _EvalPlan.load(fp32, eval_dir) if eval_dir is not None else None  # bad folders fail now
     name = int8_name(fp32.name)
     found = None if force else workspace.find(STAGE, name, plan.settings)
-    if found is not None:
-        return _reuse(found, fp32, eval_dir)
+    result = _reuse(found) if found is not None else _quantize(fp32, config, plan, workspace, name)
+    if evaluation is None:
+        return result
+    calibration_digests = set(plan.inputs["calibration_images"].values())
+    report = {**result.report, "eval": evaluation.run(result.model, calibration_digests)}
+    return dataclasses.replace(result, report=report)
+
+
+def _quantize(fp32: InferenceModel, config: QuantConfig, plan: "_Plan", workspace: Workspace,
+              name: str) -> QuantizedModel:
     started = time.perf_counter()
     # decoded before any folder exists: an unreadable image stops the run with nothing written
     samples = calibration.tensors(plan.calibration, calibration.preprocess_for(fp32.input_shape))
     final = workspace.artifact_dir(STAGE, name, plan.settings)
     with building(final) as tmp:
-        report = _build(fp32, config, plan, samples, tmp, eval_dir, started=started)
+        report = _build(fp32, config, plan, samples, tmp, started=started)
         write_manifest(tmp, stage=STAGE, model=name, settings=plan.settings, inputs=plan.inputs,
                        tools=report["tools"])
     return QuantizedModel(load_inference_model(final), report, reused=False)
 
 
-def resolve_source(source: Union[str, Path, InferenceModel], workspace: Workspace, *,
-                   pretrained: Optional[str] = None) -> InferenceModel:
-    """An InferenceModel as is; a path → that folder or .pdmodel; otherwise a zoo name → export."""
-    if isinstance(source, InferenceModel):
-        model = source
-    elif _looks_like_path(source):
-        if pretrained is not None:
-            raise UsageError("--pretrained applies to zoo models, not to an inference model folder")
-        model = load_inference_model(Path(source).expanduser())
-    else:
-        model = export_model(str(source), workspace, pretrained=pretrained)
-    from edgekit.legalize import read_program
-
+def resolve_source(source: Source, workspace: Workspace, *, pretrained: Pretrained = None) -> InferenceModel:
+    """The float model to quantize: what ``resolve_inference_model`` makes of ``source``, refusing
+    int8 names and programs that are quantized already."""
+    if isinstance(source, str) and not looks_like_path(source) and not Path(source).exists():
+        base, is_int8 = split_int8(source)
+        if is_int8:
+            raise UsageError(f"{source} is already quantized: it is what 'edgekit quantize {base}' builds")
+    model = resolve_inference_model(source, workspace, pretrained=pretrained)
     if is_quantized_program(read_program(model.model_file)):
         raise UsageError(f"{model.name} ({model.model_file}) is already quantized")
     return model
-
-
-def _looks_like_path(source: Union[str, Path]) -> bool:
-    text = str(source)
-    return (isinstance(source, Path) or "/" in text or text.startswith(".") or text.endswith(".pdmodel")
-            or Path(text).expanduser().exists())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -375,8 +360,6 @@ class _Plan:
 
 
 def _plan(fp32: InferenceModel, config: QuantConfig, calib_dir: Optional[Path]) -> _Plan:
-    from edgekit.legalize import read_program
-
     batch = fp32.input_shape[0] if fp32.input_shape else -1
     if batch > 0 and config.batch_size != batch:
         raise UsageError(f"batch_size {config.batch_size} does not fit {fp32.name}, whose input batch is fixed "
@@ -399,23 +382,24 @@ def _plan(fp32: InferenceModel, config: QuantConfig, calib_dir: Optional[Path]) 
         "paddleslim": tool_version("paddleslim"),
         "paddle": tool_version("paddlepaddle"),
     }
-    inputs = {**identity, "calibration_images": dict(zip(map(str, (v.path for v in images.views)), digests))}
+    inputs = {**identity, "weights": fp32.weights,
+              "calibration_images": dict(zip(map(str, (v.path for v in images.views)), digests))}
     return _Plan(images, layers, skipped, feed_name(program), settings, inputs)
 
 
-def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, samples: np.ndarray, folder: Path,
-           eval_dir: Optional[Path], *, started: float) -> dict:
+def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, samples: np.ndarray, folder: Path, *,
+           started: float) -> dict:
     prepared = time.perf_counter()
     arguments = paddleslim_arguments(fp32, config, plan.settings["skip_tensors"])
     run_quant_post_static(fp32.name, folder, arguments, samples, plan.feed, fp32.input_shape, config.batch_size)
     quantized = time.perf_counter()
     int8_model = load_inference_model(folder)
-    fidelity = evaluate(fp32, int8_model, set(plan.inputs["calibration_images"].values()), eval_dir)
+    fidelity = held_out_fidelity(fp32, int8_model, set(plan.inputs["calibration_images"].values()))
     finished = time.perf_counter()
     report = {
         "model": int8_name(fp32.name),
         "source_model": {"name": fp32.name, "directory": str(fp32.directory), **fp32.identity(),
-                         "weights": (fp32.manifest.settings.get("weights") if fp32.manifest else None)},
+                         "weights": fp32.weights},
         "preset": config.preset,
         "preset_overrides": preset_overrides(config),
         "settings": config.to_dict(),
@@ -427,7 +411,7 @@ def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, samples: np.n
         "seconds": {"preprocess": prepared - started, "paddleslim": quantized - prepared,
                     "fidelity": finished - quantized, "total": finished - started},
         "tools": {"paddleslim": tool_version("paddleslim"), "paddlepaddle": tool_version("paddlepaddle")},
-        **fidelity,
+        "fidelity": fidelity,
     }
     note = _weights_note(fp32)
     if note:
@@ -437,34 +421,22 @@ def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, samples: np.n
 
 
 def _weights_note(fp32: InferenceModel) -> Optional[str]:
-    weights = str(fp32.manifest.settings.get("weights", "")) if fp32.manifest else ""
-    if weights.startswith("random-init"):
+    if fp32.random_weights:
         return "random weights: fidelity figures describe a random network; accuracy is meaningless"
     return None
 
 
-def _reuse(folder: Path, fp32: InferenceModel, eval_dir: Optional[Path]) -> QuantizedModel:
+def _reuse(folder: Path) -> QuantizedModel:
     int8_model = load_inference_model(folder, reused=True)
     try:
         report = json.loads((folder / REPORT_FILE).read_text())
     except (OSError, ValueError):
         report = {"model": int8_model.name, "note": f"{REPORT_FILE} missing or unreadable in {folder}"}
-    if eval_dir is not None:
-        digests = set((int8_model.manifest.inputs if int8_model.manifest else {}).get("calibration_images", {}).values())
-        report.update(evaluate(fp32, int8_model, digests, eval_dir))
-        atomic_write_text(folder / REPORT_FILE, json.dumps(report, indent=2) + "\n")
-        manifest = int8_model.manifest
-        if manifest is not None:  # the report changed: describe the files again
-            write_manifest(folder, stage=manifest.stage, model=manifest.model, settings=manifest.settings,
-                           inputs=manifest.inputs, tools=manifest.tools)
-        int8_model = load_inference_model(folder, reused=True)
     return QuantizedModel(int8_model, report, reused=True)
 
 
 def _layer_report(layers: Sequence[Layer], int8_model: InferenceModel, config: QuantConfig,
                   skipped: dict) -> dict:
-    from edgekit.legalize import read_program
-
     done = quantized_weights(read_program(int8_model.model_file))
     by_pattern = {w: p for p, names in skipped.items() for w in names}
     int8_types: dict[str, int] = {}
@@ -589,32 +561,52 @@ def _check_op_types(op_types: Sequence[str]) -> None:
 # ------------------------------------------------------------------------------------ fidelity
 
 
-def evaluate(fp32: InferenceModel, int8_model: InferenceModel, calibration_digests: set[str],
-             eval_dir: Optional[Path]) -> dict:
-    """The report's ``fidelity`` section (and with ``eval_dir``, its ``eval`` section)."""
+def held_out_fidelity(fp32: InferenceModel, int8_model: InferenceModel, calibration_digests: set[str]) -> dict:
+    """The stored report's ``fidelity`` section: both models on the shipped photographs (mirrored
+    where they were calibration images; see calibration.held_out_set)."""
     from edgekit import fidelity
 
-    preprocess = calibration.preprocess_for(fp32.input_shape)
-    fp32_run = fidelity.PaddlePredictor(fp32.model_file, fp32.params_file)
-    int8_run = fidelity.PaddlePredictor(int8_model.model_file, int8_model.params_file)
-    if eval_dir is not None:
+    images, overlaps = calibration.held_out_set(calibration_digests)
+    measured = fidelity.measure(fidelity.PaddlePredictor(fp32.model_file, fp32.params_file),
+                                fidelity.PaddlePredictor(int8_model.model_file, int8_model.params_file),
+                                images, calibration.preprocess_for(fp32.input_shape))
+    measured.pop("accuracy", None)
+    measured.pop("labelled_images", None)
+    return {**measured, "held_out": images.describe(limit=LISTED_IMAGES), "overlaps_calibration": overlaps}
+
+
+@dataclasses.dataclass(frozen=True)
+class _EvalPlan:
+    """A labelled evaluation folder, read (and checked) before any quantization work."""
+
+    fp32: InferenceModel
+    folder: Path
+    images: calibration.ImageSet
+    fp32_run: Any  # fidelity.PaddlePredictor of the float model, reused for the evaluation
+
+    @classmethod
+    def load(cls, fp32: InferenceModel, eval_dir: Path) -> "_EvalPlan":
+        from edgekit import fidelity
+
+        fp32_run = fidelity.PaddlePredictor(fp32.model_file, fp32.params_file)
         num_classes = int(fp32_run(np.zeros(fp32.input_shape[1:], np.float32)).size)
-        images = calibration.eval_set(Path(eval_dir), num_classes)
-        overlap = calibration.count_overlap(calibration_digests, images)
-        overlaps = overlap > 0
-        note = (f"{overlap} evaluation image(s) are also calibration images" if overlaps
+        folder = Path(eval_dir).expanduser().resolve()
+        return cls(fp32, folder, calibration.eval_set(folder, num_classes), fp32_run)
+
+    def run(self, int8_model: InferenceModel, calibration_digests: set[str]) -> dict:
+        """The ``eval`` section: top-1/top-5 of both models, their agreement and cosine."""
+        from edgekit import fidelity
+
+        overlap = calibration.count_overlap(calibration_digests, self.images)
+        measured = fidelity.measure(self.fp32_run,
+                                    fidelity.PaddlePredictor(int8_model.model_file, int8_model.params_file),
+                                    self.images, calibration.preprocess_for(self.fp32.input_shape))
+        accuracy = measured.pop("accuracy")
+        labelled = measured.pop("labelled_images")
+        note = (f"{overlap} evaluation image(s) are also calibration images" if overlap
                 else "no evaluation image is a calibration image")
-        images = dataclasses.replace(images, note=f"{images.note}; {note}")
-    else:
-        images, overlaps = calibration.held_out_set(calibration_digests)
-    measured = fidelity.measure(fp32_run, int8_run, images, preprocess)
-    accuracy = measured.pop("accuracy", None)
-    labelled = measured.pop("labelled_images", 0)
-    result = {"fidelity": {**measured, "held_out": images.describe(limit=LISTED_IMAGES),
-                           "overlaps_calibration": overlaps}}
-    if accuracy is not None:
-        result["eval"] = {"dir": str(eval_dir), "images": labelled, **accuracy, "labels": images.note}
-    return result
+        return {"dir": str(self.folder), "images": labelled, **accuracy, "labels": self.images.note,
+                "overlaps_calibration": overlap > 0, "note": note, **measured}
 
 
 # ------------------------------------------------------------------------------------ text
@@ -644,8 +636,9 @@ def format_report(result: QuantizedModel) -> str:
         lines.append(f"               {fid['held_out'].get('note', '')}")
     ev = report.get("eval")
     if ev:
-        lines.append(f"  eval         {ev['images']} images: fp32 top-1 {ev['fp32']['top1']:.4f} top-5 "
+        lines.append(f"  eval         {ev['images']} images of {ev['dir']}: fp32 top-1 {ev['fp32']['top1']:.4f} top-5 "
                      f"{ev['fp32']['top5']:.4f} | int8 top-1 {ev['int8']['top1']:.4f} top-5 {ev['int8']['top5']:.4f}")
+        lines.append(f"               top-1 agreement {ev['top1_agreement']:.3f}; {ev['labels']}; {ev['note']}")
     sizes = report.get("sizes")
     if sizes:
         lines.append(f"  weights      {sizes['fp32_params_bytes'] / 1e6:.2f} MB fp32 -> "

@@ -39,6 +39,7 @@ class BuildOutcome:
     reused: bool = False
     seconds: float = 0.0
     error: Optional[str] = None
+    random_weights: bool = False
 
     @property
     def ok(self) -> bool:
@@ -120,16 +121,12 @@ def select_models(models: Sequence[str], *, all_models: bool, int8: bool) -> lis
         raise UsageError("give model names, or --all for the 32 models of PaddleClas's table")
     chosen = reference.reference_names() if all_models else [_checked_name(m) for m in models]
     if int8:
-        chosen = [n for m in chosen for n in (m, _int8_name(m))]
+        chosen = [n for m in chosen for n in (m, reference.int8_name(m))]
     return list(dict.fromkeys(chosen))
 
 
-def _int8_name(name: str) -> str:
-    return name if name.endswith(reference.INT8_SUFFIX) else name + reference.INT8_SUFFIX
-
-
 def _checked_name(name: str) -> str:
-    base = name[: -len(reference.INT8_SUFFIX)] if name.endswith(reference.INT8_SUFFIX) else name
+    base, _ = reference.split_int8(name)
     if reference.find_reference(base) is None:
         from edgekit import zoo  # the registry may know models the table does not (imports paddle)
 
@@ -140,29 +137,15 @@ def _checked_name(name: str) -> str:
 # ---------------------------------------------------------------------------------- building
 
 
-def _source_for(name: str, workspace: Workspace, force: bool):
-    from edgekit.convert import resolve_inference_model
-    from edgekit.export import export_model
-
-    if not force:
-        return resolve_inference_model(name, workspace)
-    if name.endswith(reference.INT8_SUFFIX):
-        from edgekit import quantize
-
-        config = quantize.QuantConfig.from_preset(quantize.DEFAULT_PRESET)
-        quantized = quantize.quantize_model(name[: -len(reference.INT8_SUFFIX)], workspace, config, force=True)
-        return quantized.model
-    return export_model(name, workspace, force=True)
-
-
 def build_one(name: str, workspace_root: str, target: str, force: bool) -> BuildOutcome:
     """Export (or quantize) and convert one model; errors come back in the outcome."""
     from edgekit.convert import convert_model
+    from edgekit.export import resolve_inference_model
 
     started = time.perf_counter()
-    workspace = Workspace.open(workspace_root)
     try:
-        source = _source_for(name, workspace, force)
+        workspace = Workspace.open(workspace_root)
+        source = resolve_inference_model(name, workspace, force=force)
         lite = convert_model(source, workspace, target=target, force=force)
     except EdgekitError as e:
         return BuildOutcome(name, target, error=str(e), seconds=time.perf_counter() - started)
@@ -170,7 +153,7 @@ def build_one(name: str, workspace_root: str, target: str, force: bool) -> Build
         return BuildOutcome(name, target, error=f"{type(e).__name__}: {e}", seconds=time.perf_counter() - started)
     reused = lite.reused and source.reused
     return BuildOutcome(name, target, nb_path=str(lite.nb_path), bytes=lite.bytes, reused=reused,
-                        seconds=time.perf_counter() - started)
+                        seconds=time.perf_counter() - started, random_weights=source.random_weights)
 
 
 def find_built(name: str, workspace: Workspace, target: str) -> Optional[BuildOutcome]:
@@ -178,7 +161,7 @@ def find_built(name: str, workspace: Workspace, target: str) -> Optional[BuildOu
     from edgekit.convert import find_converted
     from edgekit.export import find_exported
 
-    if name.endswith(reference.INT8_SUFFIX):
+    if reference.split_int8(name)[1]:
         return None  # the quantization stage decides about its own reuse, in a worker
     started = time.perf_counter()
     exported = find_exported(name, workspace)
@@ -186,7 +169,7 @@ def find_built(name: str, workspace: Workspace, target: str) -> Optional[BuildOu
     if lite is None:
         return None
     return BuildOutcome(name, target, nb_path=str(lite.nb_path), bytes=lite.bytes, reused=True,
-                        seconds=time.perf_counter() - started)
+                        seconds=time.perf_counter() - started, random_weights=exported.random_weights)
 
 
 def default_jobs() -> int:
@@ -231,7 +214,8 @@ def _run_pending(names: Sequence[str], workspace: Workspace, target: str, force:
     """
     if not names:
         return
-    waiting = {name: _base(name) for name in names if _base(name) != name and _base(name) in names}
+    bases = {name: reference.split_int8(name)[0] for name in names}
+    waiting = {name: base for name, base in bases.items() if base != name and base in names}
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(names)), mp_context=context) as pool:
         running: dict[concurrent.futures.Future, str] = {}
@@ -259,10 +243,6 @@ def _run_pending(names: Sequence[str], workspace: Workspace, target: str, force:
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
-
-
-def _base(name: str) -> str:
-    return name[: -len(reference.INT8_SUFFIX)] if name.endswith(reference.INT8_SUFFIX) else name
 
 
 def _outcome(future: concurrent.futures.Future, name: str, target: str) -> BuildOutcome:
@@ -297,9 +277,12 @@ def format_build(result: ZooBuildResult) -> str:
     counts = result.to_dict()
     lines.append(f"\n{counts['built']} built, {counts['reused']} reused, {counts['failed']} failed "
                  f"for target {result.target} in {result.seconds:.1f} s ({result.jobs} jobs)")
-    if any(o.model.endswith(reference.INT8_SUFFIX) and o.ok for o in result.outcomes):
-        lines.append("note: the 3% storage rule applies to fp32 models; an int8 .nb's size depends on which "
-                     "layers the quantization preset keeps in float")
+    if any(reference.split_int8(o.model)[1] and o.ok for o in result.outcomes):
+        lines.append(f"note: {INT8_STORAGE_NOTE}")
+    if any(o.random_weights for o in result.outcomes):
+        from edgekit.zoo import RANDOM_WEIGHTS_NOTE
+
+        lines.append(f"note: {RANDOM_WEIGHTS_NOTE} (zoo build exports with random weights)")
     for outcome in result.outcomes:
         if outcome.error:
             lines.append(f"{outcome.model}: {outcome.error}")

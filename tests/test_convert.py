@@ -318,6 +318,34 @@ def test_cli_bad_inputs_are_one_line_errors_and_leave_nothing(run_cli, workspace
     assert _leftovers(workspace) == []
 
 
+def test_options_are_checked_before_any_model_work(run_cli, workspace: Path, tiny_dir: Path):
+    image = str(Path(__file__).resolve().parent.parent / "edgekit" / "data" / "images" / "coffee.jpg")
+    cases = [
+        (("convert", "MobileNetV1", "--target", "mips"), "unknown target 'mips'"),
+        (("convert", "MobileNetV1", "--target", "x86", "--fp16"), "fp16"),
+        (("predict", image, "--model", "MobileNetV1", "--threads", "0"), "--threads must be at least 1"),
+        (("convert", str(tiny_dir), "--pretrained", "official"), "--pretrained applies to zoo model names"),
+    ]
+    for args, words in cases:
+        result = run_cli(*args)
+        assert result.returncode == 2 and words in result.stderr, (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert list(workspace.iterdir()) == []  # nothing was exported or converted first
+
+
+def test_an_artifact_missing_its_nb_is_converted_again(tiny_dir: Path, tmp_path: Path):
+    workspace = Workspace.open(tmp_path / "ws")
+    first = convert_model(tiny_dir, workspace, target="x86")
+    moved = tmp_path / "moved.nb"
+    first.nb_path.rename(moved)
+    again = convert_model(tiny_dir, workspace, target="x86")
+    assert not again.reused and again.nb_path == first.nb_path and again.nb_path.is_file()
+    assert again.bytes == first.bytes
+    again.nb_path.write_bytes(moved.read_bytes()[:100])  # truncated: not the artifact the manifest names
+    assert find_converted(load_inference_model(tiny_dir), workspace, target="x86") is None
+    assert not convert_model(tiny_dir, workspace, target="x86").reused
+
+
 # ----------------------------------------------------------------------------- int8 on x86
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.errors import InvalidInputError, ToolError
-from edgekit.export import check_onnx, export_model, find_exported, load_inference_model, run_paddle_inference
+from edgekit.errors import InvalidInputError, ToolError, UsageError
+from edgekit.export import (RANDOM_WEIGHTS, check_onnx, export_model, find_exported, load_inference_model,
+                            resolve_inference_model, run_paddle_inference)
 from edgekit.workspace import MANIFEST, Workspace
+from edgekit.zoo import _pretrained
 
 SMALL = "MobileNetV3_small_x0_35"
 
@@ -117,3 +119,66 @@ def test_load_inference_model_reads_a_user_folder(workspace: Path, tmp_path: Pat
     batch = np.zeros((1, 3, 224, 224), np.float32)
     np.testing.assert_array_equal(run_paddle_inference(loaded.model_file, loaded.params_file, batch),
                                   run_paddle_inference(exported.model_file, exported.params_file, batch))
+
+
+@pytest.mark.slow
+def test_the_key_hashes_the_weights_that_are_loaded_however_they_are_named(workspace: Path, tmp_path: Path):
+    import paddle
+
+    from edgekit import zoo
+
+    name = "ShuffleNetV2_x0_25"
+    ws = Workspace.open(workspace)
+    paddle.seed(5)
+    weights = tmp_path / "mine.pdparams"
+    paddle.save(zoo.create_model(name).state_dict(), str(weights))
+    first = export_model(name, ws, pretrained=str(weights))
+    assert first.weights.startswith("sha256:") and not first.random_weights
+    # PaddleClas's habit: the same file named without .pdparams is the same weights, the same export
+    assert export_model(name, ws, pretrained=str(tmp_path / "mine")).reused
+
+    # A URL is keyed by the file a download gave: the same bytes are the same export ...
+    url = "https://weights.example/models/mine.pdparams"
+    cached = _pretrained.cache_path(url, ws.cache_dir / "weights")
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(weights.read_bytes())
+    assert find_exported(name, ws, pretrained=url).directory == first.directory
+    # ... and other bytes under the same URL (a new download) are another export
+    paddle.seed(6)
+    paddle.save(zoo.create_model(name).state_dict(), str(cached))
+    assert find_exported(name, ws, pretrained=url) is None
+    official = _pretrained.cache_path(zoo.model_entry(name).pretrained.url, ws.cache_dir / "weights")
+    official.parent.mkdir(parents=True)
+    official.write_bytes(cached.read_bytes())
+    assert find_exported(name, ws, pretrained=True) is None  # not the random export, not "official" by name
+    assert export_model(name, ws, pretrained=True).weights == export_model(name, ws, pretrained=url).weights
+
+
+@pytest.mark.slow
+def test_a_reused_random_export_still_says_so(run_cli):
+    first = run_cli("export", SMALL, "--json", check=True)
+    assert first.json()["weights"] == RANDOM_WEIGHTS and "random weights" in first.stderr
+    again = run_cli("export", SMALL, "--json", check=True)
+    assert again.json()["reused"] is True
+    assert again.stderr.count("random weights") == 1
+
+
+def test_pretrained_goes_with_zoo_names_only(workspace: Path, tmp_path: Path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    with pytest.raises(UsageError, match="--pretrained applies to zoo model names"):
+        resolve_inference_model(folder, Workspace.open(workspace), pretrained=True)
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        resolve_inference_model("./nowhere", Workspace.open(workspace))
+
+
+def test_a_failed_download_leaves_no_folder(run_cli, workspace: Path):
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on: the download fails as without network
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}/dygraph/w.pdparams"
+    result = run_cli("export", "MobileNetV1_x0_25", "--pretrained", url)
+    assert result.returncode == 2 and f"cannot download {url}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(workspace.iterdir()) == []

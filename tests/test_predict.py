@@ -49,6 +49,21 @@ def test_predict_json_matches_paddle_inference(run_cli, workspace: Path, order_o
     assert refused.returncode == 2 and "optimized for arm, not x86" in refused.stderr
 
 
+@pytest.mark.slow
+def test_random_weights_are_never_trusted_even_when_reused(run_cli, workspace: Path):
+    image = str(sample_images()[0])
+    model = "MobileNetV1_x0_25"
+    first = run_cli("predict", image, "--model", model, "--json", check=True)
+    again = run_cli("predict", image, "--model", model, "--json", check=True)  # export and .nb reused
+    for result in (first, again):
+        data = result.json()
+        assert data["trusted"] is False and "random weights" in data["warning"]
+        assert result.stderr.count(f"{model}: random weights") == 1
+    nb = again.json()["nb_path"]
+    by_path = run_cli("predict", image, "--model", nb, "--json", check=True).json()
+    assert by_path["trusted"] is False and "random weights" in by_path["warning"]
+
+
 def test_unreadable_image_is_named_before_any_work(run_cli, workspace: Path, tmp_path: Path):
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")

@@ -18,7 +18,6 @@ from paddle import nn
 
 from edgekit import calibration
 from edgekit.errors import InvalidInputError, QuantizationError, UsageError
-from edgekit.export import load_inference_model
 from edgekit.fidelity import PaddlePredictor
 from edgekit.legalize import read_program
 from edgekit.preprocess import sample_images
@@ -156,7 +155,7 @@ def test_fake_quant_format(small_model, workspace):
     assert result.report["fidelity"]["cosine_mean"] > 0.9
 
 
-def test_eval_dir_gives_top1_top5_of_both_models(small_model, workspace, tmp_path):
+def test_eval_dir_gives_top1_top5_of_both_models(small_model, workspace, tmp_path, monkeypatch):
     # label each photograph with fp32's own prediction: fp32 top-1 must then be exactly 1.0
     fp32 = PaddlePredictor(small_model / "inference.pdmodel", small_model / "inference.pdiparams")
     preprocess = calibration.preprocess_for(INPUT)
@@ -168,25 +167,41 @@ def test_eval_dir_gives_top1_top5_of_both_models(small_model, workspace, tmp_pat
     calib_dir = tmp_path / "calib"
     calib_dir.mkdir()
     shutil.copy(sample_images()[0], calib_dir / "only.jpg")
-    result = quantize_model(small_model, Workspace.open(workspace), calib_dir=calib_dir, eval_dir=eval_dir)
+    monkeypatch.chdir(tmp_path)
+    result = quantize_model(small_model, Workspace.open(workspace), calib_dir=calib_dir, eval_dir=Path("eval"))
     report = result.report
     assert report["calibration"]["count"] == 1
-    assert report["eval"]["images"] == len(sample_images())
-    assert report["eval"]["fp32"] == {"top1": 1.0, "top5": 1.0}
-    assert report["eval"]["int8"]["top1"] == pytest.approx(report["fidelity"]["top1_agreement"])
-    assert report["eval"]["int8"]["top1"] <= report["eval"]["int8"]["top5"] <= 1.0
-    assert report["fidelity"]["overlaps_calibration"] is True  # only.jpg is also an evaluation image
-    assert "1 evaluation image(s) are also calibration images" in report["fidelity"]["held_out"]["note"]
+    evaluation = report["eval"]
+    assert evaluation["dir"] == str(eval_dir.resolve())  # absolute, whatever the caller's working folder
+    assert evaluation["images"] == len(sample_images())
+    assert evaluation["fp32"] == {"top1": 1.0, "top5": 1.0}
+    assert evaluation["int8"]["top1"] == pytest.approx(evaluation["top1_agreement"])
+    assert evaluation["int8"]["top1"] <= evaluation["int8"]["top5"] <= 1.0
+    assert evaluation["overlaps_calibration"] is True  # only.jpg is also an evaluation image
+    assert evaluation["note"] == "1 evaluation image(s) are also calibration images"
+    # the stored report is the artifact's own: fidelity on the held-out photographs, no evaluation
+    saved = json.loads((result.model.directory / REPORT_FILE).read_text())
+    assert "eval" not in saved and saved["fidelity"] == report["fidelity"]
+    assert saved["fidelity"]["images"] == len(sample_images())
+    manifest_before = (result.model.directory / MANIFEST).read_bytes()
 
-    # reused artifact + another evaluation folder: the evaluation runs again, the report is updated
+    # reused artifact + another labelling: evaluated again for this call; the artifact is unchanged
     (eval_dir / "val_list.txt").write_text("".join(
         f"{p.relative_to(eval_dir)} 0\n" for p in sorted(eval_dir.rglob("*.jpg"))))
     again = quantize_model(small_model, Workspace.open(workspace), calib_dir=calib_dir, eval_dir=eval_dir)
     assert again.reused and again.report["eval"]["labels"].startswith("labels from val_list.txt")
-    saved = json.loads((again.model.directory / REPORT_FILE).read_text())
-    assert saved["eval"] == again.report["eval"]
-    assert load_inference_model(again.model.directory).manifest.files[REPORT_FILE]["bytes"] == \
-        (again.model.directory / REPORT_FILE).stat().st_size
+    assert json.loads((again.model.directory / REPORT_FILE).read_text()) == saved
+    assert (again.model.directory / MANIFEST).read_bytes() == manifest_before
+    plain = quantize_model(small_model, Workspace.open(workspace), calib_dir=calib_dir)
+    assert plain.reused and "eval" not in plain.report
+
+
+def test_a_bad_eval_dir_fails_before_quantizing(small_model, workspace, tmp_path):
+    (tmp_path / "unlabelled").mkdir()
+    shutil.copy(sample_images()[0], tmp_path / "unlabelled" / "a.jpg")
+    with pytest.raises(InvalidInputError, match="needs labels"):
+        quantize_model(small_model, Workspace.open(workspace), eval_dir=tmp_path / "unlabelled")
+    assert list(workspace.iterdir()) == []
 
 
 # -------------------------------------------------------------------------------------- errors
@@ -209,7 +224,7 @@ def test_corrupt_weights_are_a_quantization_error(small_model, workspace, tmp_pa
     (broken / "inference.pdiparams").write_bytes(data[: len(data) // 3])
     with pytest.raises(QuantizationError, match="PaddleSlim quant_post_static failed on broken"):
         quantize_model(broken, Workspace.open(workspace))
-    assert not [p for p in (workspace / "quantize").rglob("*") if p.is_file()]
+    assert list(workspace.iterdir()) == []  # no file, and no empty quantize/broken_int8 folder
 
 
 def test_batch_size_must_fit_the_fixed_batch(small_model, workspace):
@@ -221,6 +236,14 @@ def test_quantized_model_is_not_quantized_again(skipped_run, workspace):
     _, result = skipped_run
     with pytest.raises(UsageError, match="already quantized"):
         quantize_model(result.model.directory, Workspace.open(workspace))
+    with pytest.raises(UsageError, match="MobileNetV1_int8 is already quantized: .*'edgekit quantize MobileNetV1'"):
+        quantize_model("MobileNetV1_int8", Workspace.open(workspace))
+    assert list(workspace.iterdir()) == []
+
+
+def test_pretrained_is_refused_for_a_folder(small_model, workspace):
+    with pytest.raises(UsageError, match="--pretrained applies to zoo model names"):
+        quantize_model(small_model, Workspace.open(workspace), pretrained=True)
 
 
 def test_missing_model_folder(workspace, tmp_path):

@@ -35,6 +35,7 @@ def test_zoo_build_parallel_then_resumed(run_cli, workspace: Path):
     assert lines[0].split()[:3] == ["model", "status", "nb"] and "seed M" in lines[0]
     assert all(any(line.startswith(name) and " reused " in line for line in lines) for name in PAIR)
     assert "0 built, 2 reused, 0 failed" in warm.stdout
+    assert "note: random weights" in warm.stdout  # reused artifacts still say what they are
     assert not [p for p in workspace.rglob("*") if ".partial" in p.name]
 
 
@@ -48,6 +49,9 @@ def test_zoo_build_int8_quantizes_then_converts(run_cli, workspace: Path):
     assert (fp32["model"], int8["model"]) == (name, f"{name}_int8")
     assert inspect_nb(Path(int8["nb_path"])).int8 and not inspect_nb(Path(fp32["nb_path"])).int8
     assert int8["bytes"] < fp32["bytes"]
+    assert fp32["storage"]["matches"] is True and fp32["storage"]["reason"] is None
+    assert int8["storage"]["matches"] is None and "int8" in int8["storage"]["reason"]  # not held to the 3% rule
+    assert fp32["random_weights"] is True and int8["random_weights"] is True
     assert (workspace / "quantize" / f"{name}_int8").is_dir()
     again = run_cli("zoo", "build", name, "--int8", "--json", check=True).json()
     assert [m["status"] for m in again["models"]] == ["reused", "reused"]
