@@ -72,16 +72,24 @@ if [[ $find_only -eq 1 ]]; then
     exit 0
 fi
 
-if [[ ! -x "$venv/bin/python" ]] || ! is_py310 "$venv/bin/python"; then
+# A venv whose creation stopped half-way (no ensurepip on Debian without python3.10-venv) has a
+# python but no pip: it is made again, not used.
+venv_usable() { [[ -x "$venv/bin/python" ]] && is_py310 "$venv/bin/python" && "$venv/bin/python" -m pip --version >/dev/null 2>&1; }
+if ! venv_usable; then
     say "creating $venv with $python"
     rm -rf "$venv"
-    "$python" -m venv "$venv"
+    "$python" -m venv "$venv" || die "'$python -m venv $venv' failed (Debian/Ubuntu: apt-get install python3.10-venv)"
+    venv_usable || die "$venv has no pip after '$python -m venv' (Debian/Ubuntu: apt-get install python3.10-venv)"
 fi
 
+# The stamp holds the hash of the install inputs, with "-test" when the test extras were
+# installed too: a -test install also satisfies a plain run, so switching costs nothing.
 stamp="$venv/.edgekit-installed"
 inputs=$(cat "$repo/setup.cfg" "$repo/pyproject.toml" "$repo/requirements/constraints.txt" | sha256sum | cut -c1-16)
-[[ $want_test -eq 1 ]] && inputs="$inputs-test"
-if [[ ! -f "$stamp" ]] || ! grep -qx -- "$inputs" "$stamp"; then
+installed=$(cat "$stamp" 2>/dev/null || true)
+wanted="$inputs"
+[[ $want_test -eq 1 ]] && wanted="$inputs-test"
+if [[ "$installed" != "$wanted" && "$installed" != "$inputs-test" ]]; then
     say "installing edgekit and its pinned dependencies into $venv"
     pip=("$venv/bin/python" -m pip --disable-pip-version-check -q)
     extras=""
@@ -91,7 +99,7 @@ if [[ ! -f "$stamp" ]] || ! grep -qx -- "$inputs" "$stamp"; then
         # PaddleClas pins old numpy/opencv; the tests only read its model definitions.
         "${pip[@]}" install --no-deps paddleclas==2.6.0
     fi
-    echo "$inputs" >"$stamp"
+    echo "$wanted" >"$stamp"
 fi
 
 [[ $want_test -eq 1 ]] && install_debian_packages
