@@ -215,6 +215,25 @@ def test_shell_sees_the_device_file_system(virtual_device) -> None:
     assert adb(virtual_device, "shell", "which getprop").stdout == "/system/bin/getprop\n"
 
 
+def test_the_shell_refuses_host_paths_and_dot_dot_above_the_root(virtual_device, tmp_path) -> None:
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("host file")
+    refused = adb(virtual_device, "shell", f"rm -rf {victim}")
+    assert refused.returncode == 126 and str(victim) in refused.stderr and "outside" in refused.stderr
+    assert (victim / "keep.txt").read_text() == "host file"
+    climbing = "/data/local/tmp/../../../../edgekit-escaped/models"
+    assert adb(virtual_device, "shell", "mkdir", "-p", climbing).returncode == 126
+    assert not (virtual_device.sandbox.parent / "edgekit-escaped").exists()
+    assert adb(virtual_device, "shell", "cat $(echo /etc/hostname)").returncode == 126  # words in $(...) too
+    # the device's own paths, / itself and the harmless host files still work
+    assert {"data", "sdcard", "system"} <= set(adb(virtual_device, "shell", "ls /").stdout.split())
+    assert adb(virtual_device, "shell", "cd /data/../data/local/tmp && pwd").stdout == "/data/local/tmp\n"
+    fine = adb(virtual_device, "shell", "echo gone > /dev/null && head -c 4 /dev/zero | wc -c "
+                                        "&& /system/bin/sh -c 'echo from sh' && test -r /proc/self/status")
+    assert (fine.returncode, fine.stdout.split()) == (0, ["4", "from", "sh"])
+
+
 def test_exec_out_and_refused_services(virtual_device) -> None:
     assert adb(virtual_device, "exec-out", "printf", "raw").stdout == "raw"
     for service in ("reboot", "remount", "root"):

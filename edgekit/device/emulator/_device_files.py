@@ -3,9 +3,10 @@
 Properties come from the device profile (board platform, SoC, Android version), except the ABI:
 ``ro.product.cpu.abi`` is the host's, because the device's benchmark binary runs on the host and
 so runs x86 ``.nb`` files on an x86_64 host. ``getprop`` is a small shell script in the sandbox's
-``/system/bin`` that reads ``/system/build.prop``; ``/proc/cpuinfo`` and
-``/sys/devices/system/cpu`` (possible/present/online, per-core ``cpuinfo_max_freq``) follow the
-profile's core clusters, as Paddle Lite reads them to tell big cores from little ones.
+``/system/bin`` that reads ``/system/build.prop`` (``sh`` there is a link to the host's);
+``/proc/cpuinfo`` and ``/sys/devices/system/cpu`` (possible/present/online, per-core
+``cpuinfo_max_freq``) follow the profile's core clusters, as Paddle Lite reads them to tell big
+cores from little ones.
 """
 
 from __future__ import annotations
@@ -120,6 +121,9 @@ def populate(root: Path, profile: DeviceProfile, props: dict[str, str]) -> None:
     getprop = root / "system/bin/getprop"
     atomic_write_text(getprop, GETPROP_SCRIPT)
     getprop.chmod(0o755)
+    shell = root / "system/bin/sh"  # Android's shell is /system/bin/sh (scripts name it)
+    if not shell.is_symlink() and not shell.exists():
+        shell.symlink_to("/bin/sh")
     atomic_write_text(root / "proc/cpuinfo", _cpuinfo(profile))
     cpu_dir = root / "sys/devices/system/cpu"
     cpus = _cpu_list(core_count(profile))

@@ -8,12 +8,22 @@ Two views of it, with different guarantees:
   outside the sandbox.
 * The **shell** runs host commands with /bin/sh (that is the point: the benchmark binary is a
   host program). Device paths under the mapped roots (``/data``, ``/sdcard``, ``/storage``,
-  ``/system``, ``/vendor``, ``/proc/cpuinfo``, ``/sys/devices/system/cpu``) are rewritten to
-  their sandbox paths in the command text, the working directory is the sandbox root, device
-  commands (``getprop``) come first on PATH, and sandbox paths in the output are rewritten back.
-  Limits: only paths written literally in the command are mapped (not paths inside scripts or
-  built by the shell at run time), other absolute paths are the host's, and the shell is not a
-  security boundary — it can do whatever the host user can.
+  ``/system``, ``/vendor``, ``/proc/cpuinfo``, ``/sys/devices/system/cpu``, and ``/`` alone) are
+  rewritten to their sandbox paths in the command text, the working directory is the sandbox
+  root, device commands (``getprop``, ``sh``) come first on PATH, and sandbox paths in the
+  output are rewritten back.
+
+  A command that names any other absolute path, or a mapped one whose ``..`` climbs above
+  ``/``, is refused before it runs (``outside_paths``; the shell answers exit 126 with the
+  path): on a phone such a path is the phone's, here it would be the host's, and ``rm -rf`` of
+  it would delete host files. The only host paths a command may name are the harmless ones
+  every shell needs: ``/dev/null``, ``/dev/zero``, ``/dev/random``, ``/dev/urandom``,
+  ``/dev/tty``, ``/dev/std{in,out,err}``, ``/dev/fd/*`` and ``/proc/self/*``.
+
+  Limits: the check reads the command's words as a shell would split them, but paths built at
+  run time (variables, ``cd ..`` then a relative path, paths inside scripts) are neither mapped
+  nor checked. It protects against mistakes, not against a command meant to reach the host: the
+  shell is not a security boundary — it can do whatever the host user can.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import errno
 import os
 import posixpath
 import re
+import shlex
 from pathlib import Path
 
 from edgekit.errors import UsageError
@@ -33,7 +44,13 @@ MAPPED_ROOTS = ("/data", "/sdcard", "/storage", "/system", "/vendor", "/proc/cpu
 # shell quoting without being quoted itself.
 SAFE_PATH = re.compile(r"[A-Za-z0-9_./+-]+")
 _MAPPED_PATTERN = re.compile(
-    r"(?<![\w./~-])(" + "|".join(re.escape(root) for root in MAPPED_ROOTS) + r")(?=[/\s'\";|&)<>:,=]|$)")
+    r"(?<![\w./~-])(" + "|".join(re.escape(root) for root in MAPPED_ROOTS) + r")(?=[/\s'\";|&)<>:,=]|$)"
+    # "/" alone (ls /, cd /) is the device's root, i.e. the sandbox's
+    r"|(?<![\w./~-])/(?=[\s'\";|&)<>]|$)")
+# Host paths a device command may name (the harmless files every shell uses).
+HOST_FILES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom", "/dev/tty", "/dev/stdin", "/dev/stdout",
+              "/dev/stderr")
+HOST_PREFIXES = ("/dev/fd/", "/proc/self/")
 
 
 class SandboxEscape(Exception):
@@ -93,10 +110,51 @@ class Sandbox:
 
     def translate_command(self, command: str) -> str:
         """Rewrite device paths under the mapped roots to their sandbox paths."""
-        return _MAPPED_PATTERN.sub(lambda m: self._root_text + m.group(1), command)
+        return _MAPPED_PATTERN.sub(lambda m: self._root_text + (m.group(1) or ""), command)
+
+    def outside_paths(self, command: str) -> list[str]:
+        """The absolute paths in ``command`` that are neither the device's (under a mapped root,
+        without ``..`` above ``/``) nor one of HOST_FILES: the shell refuses such a command."""
+        return [path for path in _absolute_words(command) if not _device_or_allowed(path)]
 
     def output_rewriter(self) -> "OutputRewriter":
         return OutputRewriter(self._root_text.encode())
+
+
+def _absolute_words(command: str) -> list[str]:
+    """Absolute paths among the command's words (quotes removed, ``;|&()<>`` apart), also after
+    the ``=`` of ``--flag=/path`` and ``VAR=/path``."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:  # unbalanced quotes: the shell rejects the command without running it
+        return []
+    paths = []
+    for word in words:
+        candidates = [word] + ([word.split("=", 1)[1]] if "=" in word else [])
+        paths += [c for c in candidates if c.startswith("/") and not c.startswith("//")]
+    return paths
+
+
+def _climbs_above_root(path: str) -> bool:
+    depth = 0
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        depth = depth - 1 if part == ".." else depth + 1
+        if depth < 0:
+            return True
+    return False
+
+
+def _device_or_allowed(path: str) -> bool:
+    if _climbs_above_root(path):
+        return False
+    normal = posixpath.normpath(path)
+    if normal in HOST_FILES or normal.startswith(HOST_PREFIXES) or normal == "/":
+        return True
+    return any(normal == root or normal.startswith(root + "/") for root in MAPPED_ROOTS)
 
 
 class OutputRewriter:

@@ -24,13 +24,14 @@ import termios
 import threading
 from typing import Callable, Optional
 
-from edgekit.device.emulator._sandbox import OutputRewriter, Sandbox
+from edgekit.device.emulator._sandbox import MAPPED_ROOTS, OutputRewriter, Sandbox
 from edgekit.device.emulator._transport import Stream, StreamClosed
 
 ID_STDIN, ID_STDOUT, ID_STDERR, ID_EXIT, ID_CLOSE_STDIN, ID_WINDOW_SIZE = 0, 1, 2, 3, 4, 5
 PACKET_HEADER = struct.Struct("<BI")
 READ_SIZE = 64 * 1024
 KILL_GRACE = 0.3  # seconds between SIGHUP and SIGKILL
+REFUSED_EXIT = 126  # what sh answers for a command it cannot execute
 
 
 @dataclasses.dataclass(frozen=True)
@@ -201,13 +202,22 @@ class ShellSession:
         proc.stdin.close()
         return proc, stdin_fd, proc.stdout.fileno(), proc.stderr.fileno() if separate_stderr else None
 
+    def _refuse(self, message: str, code: int) -> None:
+        """Answer without running anything: the message on stderr (v1: the one stream), the code."""
+        self._send(ID_STDERR, f"/system/bin/sh: {message}\n".encode())
+        if self.request.v2:
+            self._send(ID_EXIT, bytes([code]))
+
     def run(self) -> None:
+        outside = self.sandbox.outside_paths(self.request.command)
+        if outside:
+            self._refuse(f"{outside[0]}: outside the edgekit virtual device's file system (it has "
+                         f"{', '.join(MAPPED_ROOTS)}); refused, as it would be this host's path", REFUSED_EXIT)
+            return
         try:
             proc, stdin_fd, stdout_fd, stderr_fd = self._spawn()
         except OSError as e:
-            self._send(ID_STDERR, f"/system/bin/sh: {e.strerror}\n".encode())
-            if self.request.v2:
-                self._send(ID_EXIT, bytes([127]))
+            self._refuse(e.strerror or "cannot run the command", 127)
             return
         pumps = [threading.Thread(target=self._pump_output, args=(stdout_fd, ID_STDOUT), daemon=True)]
         if stderr_fd is not None:
