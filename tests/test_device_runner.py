@@ -37,22 +37,56 @@ model.eval()
 spec = [paddle.static.InputSpec([1, 3, 32, 32], "float32", "image")]
 paddle.jit.save(model, sys.argv[1] + "/inference", input_spec=spec)
 """
+# y / (y - y): every output is NaN or Inf.
+BROKEN_MODEL = """
+import sys
+import paddle
+
+class Broken(paddle.nn.Layer):
+    def __init__(self):
+        super().__init__()
+        self.fc = paddle.nn.Linear(12, 4)
+
+    def forward(self, x):
+        y = self.fc(paddle.reshape(x, [-1, 12]))
+        return y / (y - y)
+
+model = Broken()
+model.eval()
+paddle.jit.save(model, sys.argv[1] + "/inference", input_spec=[paddle.static.InputSpec([1, 3, 2, 2], "float32", "x")])
+"""
 TIME_LINE = re.compile(r"^(init|first|min|max|avg)\s+=\s+(\d+\.\d{3})\s*$")
 MEMORY_LINE = re.compile(r"^(init|peak)\s+=\s+(\d+\.\d{3})\s*$")
 
 
-@pytest.fixture(scope="module")
-def tiny_nb(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("tiny_model")
-    script = folder / "make_tiny.py"  # a file: paddle.jit reads the forward's source
-    script.write_text(TINY_MODEL)
+def make_x86_nb(folder: Path, source: str, name: str) -> Path:
+    script = folder / f"make_{name}.py"  # a file: paddle.jit reads the forward's source
+    script.write_text(source)
     subprocess.run([sys.executable, str(script), str(folder)], check=True, capture_output=True, timeout=300)
     opt = Path(sys.executable).with_name("paddle_lite_opt")
     subprocess.run([str(opt), f"--model_file={folder}/inference.pdmodel", f"--param_file={folder}/inference.pdiparams",
-                    f"--optimize_out={folder}/tiny", "--valid_targets=x86"], check=True, capture_output=True,
+                    f"--optimize_out={folder}/{name}", "--valid_targets=x86"], check=True, capture_output=True,
                    timeout=300)
-    nb = folder / "tiny.nb"
+    nb = folder / f"{name}.nb"
     assert nb.is_file(), "paddle_lite_opt made no .nb"  # it exits 0 even when it fails
+    return nb
+
+
+@pytest.fixture(scope="module")
+def tiny_nb(tmp_path_factory) -> Path:
+    return make_x86_nb(tmp_path_factory.mktemp("tiny_model"), TINY_MODEL, "tiny")
+
+
+@pytest.fixture(scope="module")
+def tiny_arm_nb(tiny_nb: Path) -> Path:
+    """The same tiny model converted for phones (arm), which the x86 runtime cannot compute."""
+    folder = tiny_nb.parent
+    opt = Path(sys.executable).with_name("paddle_lite_opt")
+    subprocess.run([str(opt), f"--model_file={folder}/inference.pdmodel", f"--param_file={folder}/inference.pdiparams",
+                    f"--optimize_out={folder}/tiny_arm", "--valid_targets=arm"], check=True, capture_output=True,
+                   timeout=300)
+    nb = folder / "tiny_arm.nb"
+    assert nb.is_file(), "paddle_lite_opt made no .nb"
     return nb
 
 
@@ -169,6 +203,24 @@ def test_memory_profile_and_output_elements(tiny_nb: Path) -> None:
     elements = re.findall(r"^out\[0\]\[(\d+)\]:(\S+)$", result.stdout, flags=re.M)
     assert [int(i) for i, _ in elements] == list(range(10))
     assert sum(float(v) for _, v in elements) == pytest.approx(1.0, abs=1e-4)
+
+
+@pytest.mark.slow
+def test_an_arm_nb_is_not_a_measurement(tiny_arm_nb: Path) -> None:
+    result = run_runner(f"--optimized_model_file={tiny_arm_nb}", "--input_shape=1,3,32,32", "--repeats=2",
+                        "--backend=x86")
+    # the x86 runtime would return garbage in microseconds: refused before it loads
+    assert result.returncode == 1 and "Time(unit: ms):" not in result.stdout
+    assert f"{tiny_arm_nb} was converted for arm" in result.stderr and "x86 .nb files only" in result.stderr
+
+
+@pytest.mark.slow
+def test_outputs_with_nan_are_not_a_measurement(tmp_path: Path) -> None:
+    broken = make_x86_nb(tmp_path, BROKEN_MODEL, "broken")
+    result = run_runner(f"--optimized_model_file={broken}", "--input_shape=1,3,2,2", "--backend=x86")
+    assert result.returncode == 1
+    assert "output tensor 0 mean value: nan" in result.stdout and "Time(unit: ms):" in result.stdout
+    assert "Error: output tensor(s) 0 of" in result.stderr and "NaN or Inf" in result.stderr
 
 
 @pytest.mark.slow

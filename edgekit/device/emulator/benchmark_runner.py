@@ -20,7 +20,10 @@ aborts (SIGABRT), and so does Paddle Lite on a file it cannot load.
 Differences, because this runs on an x86 host: the Python ``MobileConfig`` has no thread or
 power-mode setting, so ``--threads`` sets the OpenMP/MKL thread count of the process instead and
 ``--power_mode`` (big/little core binding) has no effect — it is reported as given. OpenCL and
-NNAdapter backends and ``--validation_set`` are not available.
+NNAdapter backends and ``--validation_set`` are not available. The x86 runtime "runs" an ``.nb``
+made for ARM in microseconds and returns garbage, so this binary refuses one (exit 1, before
+loading it: opt records each op's kernel target in the file), and exits 1 after its report when
+an output holds NaN or Inf: neither is a measurement.
 """
 
 from __future__ import annotations
@@ -380,8 +383,9 @@ def describe_outputs(np: Any, predictor: Any, flags: dict[str, Any]) -> str:
         tensor = predictor.get_output(index)
         data = np.asarray(tensor.numpy(), dtype=np.float64).reshape(-1)
         shape = tensor.shape()
-        mean = float(data.mean()) if data.size else 0.0
-        deviation = float(np.sqrt(((data - mean) ** 2).mean())) if data.size else 0.0
+        with np.errstate(all="ignore"):  # NaN and Inf are printed as the tool prints them
+            mean = float(data.mean()) if data.size else 0.0
+            deviation = float(np.sqrt(((data - mean) ** 2).mean())) if data.size else 0.0
         text += f"\n--- output tensor {index} ---\n"
         text += f"output shape(NCHW): {''.join(f'{d} ' for d in shape)}\n"
         text += f"output tensor {index} elem num: {data.size}\n"
@@ -396,6 +400,20 @@ def describe_outputs(np: Any, predictor: Any, flags: dict[str, Any]) -> str:
                 print("Fail to write output tensor to file, tensor_output_path not matching output "
                       "tensor number. ", file=sys.stderr)
     return text
+
+
+def foreign_targets(model_file: str) -> list[str]:
+    """The kernel targets of the .nb that the x86 runtime cannot run (empty when it can)."""
+    from edgekit.lite_runtime import inspect_nb
+
+    kernels = inspect_nb(Path(model_file))
+    return [] if not kernels.targets or kernels.runs_on_x86 else sorted(kernels.targets - {"host", "any"})
+
+
+def non_finite_outputs(np: Any, predictor: Any) -> list[int]:
+    """Indices of the output tensors holding NaN or Inf (what an .nb for another target gives)."""
+    return [index for index in range(len(predictor.get_output_names()))
+            if not np.all(np.isfinite(np.asarray(predictor.get_output(index).numpy(), dtype=np.float64)))]
 
 
 def device_info() -> str:
@@ -467,6 +485,11 @@ def run(flags: dict[str, Any]) -> int:
 
     results = ResultFile(flags["result_path"])
     model_file = output_opt_model(lite, flags, results)
+    foreign = foreign_targets(model_file)
+    if foreign:
+        print(f"Error: {model_file} was converted for {', '.join(foreign)}; this benchmark binary runs x86 .nb "
+              f"files only (opt --valid_targets=x86)", file=sys.stderr, flush=True)
+        return 1
     shapes = parse_shapes(flags["input_shape"])
     perf = PerfData(repeats=flags["repeats"])
     monitor = MemoryMonitor(flags["memory_check_interval_ms"]) if flags["enable_memory_profile"] else None
@@ -495,6 +518,11 @@ def run(flags: dict[str, Any]) -> int:
         monitor.stop()
     print(report, flush=True)
     results.store(report)
+    broken = non_finite_outputs(np, predictor)
+    if broken:
+        print(f"Error: output tensor(s) {', '.join(map(str, broken))} of {model_file} hold NaN or Inf; the "
+              f"timing above is not a measurement of a working model", file=sys.stderr, flush=True)
+        return 1
     return 0
 
 
