@@ -256,6 +256,8 @@ def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib
 
 # ---------------------------------------------------------------------- bench, results, report
 
+from edgekit.bench import DEFAULT_TIMEOUT_S, DEVICE_TMP, REMOTE_ROOT  # noqa: E402  (constants only: a cheap import)
+
 
 @cli.command()
 @click.argument("models", nargs=-1, metavar="[MODEL...]")
@@ -277,13 +279,15 @@ def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib
 @click.option("--input-shape", metavar="N,C,H,W", help="Input shape [profile default: 1,3,224,224].")
 @click.option("--memory", "memory_profile", is_flag=True,
               help="Pass --enable_memory_profile (the tool reports init and peak memory).")
-@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds one run may take.")
-@click.option("--cooldown", type=float, default=0.0, show_default=True, help="Seconds to wait between runs.")
-@click.option("--resume", is_flag=True, help="Skip what the results store already has (same model, "
-                                             "precision, profile and settings).")
+@click.option("--timeout", type=click.FloatRange(min=0), default=DEFAULT_TIMEOUT_S, show_default=True,
+              help="Seconds one run may take (0: no limit).")
+@click.option("--cooldown", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Seconds to wait between runs.")
+@click.option("--resume", is_flag=True, help="Skip what the results store already has (same model, precision, "
+                                             "profile, settings and kind of device: virtual or phone).")
 @click.option("--cleanup", is_flag=True, help="Remove the work folder from the device afterwards.")
-@click.option("--remote-dir", default="/data/local/tmp/edgekit", show_default=True,
-              help="Work folder on the device.")
+@click.option("--remote-dir", default=REMOTE_ROOT, show_default=True,
+              help=f"Work folder on the device (a folder below {DEVICE_TMP}).")
 @workspace_option
 @json_option
 def bench(models: tuple[str, ...], all_models: bool, profile: Optional[str], serial: Optional[str],
@@ -303,7 +307,7 @@ def bench(models: tuple[str, ...], all_models: bool, profile: Optional[str], ser
         raise UsageError("give model names or --all, not both")
     names = reference.reference_names() if all_models else list(models)
     options = BenchOptions(benchmark_bin=Path(benchmark_bin) if benchmark_bin else None,
-                           timeout_s=timeout if timeout > 0 else None, cooldown_s=cooldown, resume=resume,
+                           timeout_s=timeout or None, cooldown_s=cooldown, resume=resume,
                            cleanup=cleanup, remote_dir=remote_dir)
     outcome = bench_models(
         names, open_workspace(workspace), profile=profile, serial=serial, adb_servers=adb_servers,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from edgekit.bench.results import ResultStore
+from edgekit.bench.results import BenchRecord, ResultStore, new_run_id, now_iso
 
 FAST = ("--warmup", "1", "--repeats", "3")
 SMALL_MODELS = ("ShuffleNetV2_x0_25", "MobileNetV3_small_x0_35", "MobileNetV1_x0_25")
@@ -166,7 +166,8 @@ def test_per_run_timeout_stops_a_hung_binary(run_cli, ready_workspace, adb_serve
                      "--benchmark-bin", str(hung), "--timeout", "3", *FAST)
     assert time.monotonic() - started < 60
     assert result.returncode == 5, result.stderr
-    assert "ShuffleNetV2_x0_25" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("edgekit: error:")]
+    assert len(errors) == 1 and "ShuffleNetV2_x0_25" in errors[0] and "Traceback" not in result.stderr
     (failed,) = results(ready_workspace)
     assert failed.status == "failed" and failed.latency is None and "DeviceTimeoutError" in failed.error
     pid = int(pid_file.read_text())
@@ -213,6 +214,102 @@ def test_memory_profile_is_recorded_when_asked(run_cli, ready_workspace, adb_ser
     assert record["settings"]["memory_profile"] is True  # a different condition from a plain run
 
 
+def test_work_folder_outside_the_device_tmp_folder_is_refused_before_any_device_work(
+        run_cli, ready_workspace, adb_server, virtual_device, tmp_path):
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("host file")
+    escaped = f"edgekit-escaped-{os.getpid()}"
+    for remote_dir, message in ((str(victim), "below /data/local/tmp/"),
+                                (f"/data/local/tmp/../../../../{escaped}", "'..'"),
+                                ("relative/dir", "absolute")):
+        result = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                         "--remote-dir", remote_dir, "--cleanup")
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr and "Exception in thread" not in result.stderr
+    assert (victim / "keep.txt").read_text() == "host file"
+    assert not (virtual_device.sandbox.parent / escaped).exists() and not Path("/" + escaped).exists()
+    assert not sandbox_file(virtual_device, "/data/local/tmp/edgekit").exists()
+    assert results(ready_workspace) == []
+
+
+def test_a_work_folder_the_device_cannot_create_is_a_failed_device_not_a_lost_one(
+        run_cli, ready_workspace, adb_server, virtual_device):
+    sandbox_file(virtual_device, "/data/local/tmp/blocker").write_text("a file, not a folder")
+    result = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                     "--remote-dir", "/data/local/tmp/blocker/edgekit")
+    assert result.returncode == 5, result.stderr
+    assert "no device could run them" in result.stderr and "mkdir -p" in result.stderr
+    assert "device lost" not in result.stderr and "Traceback" not in result.stderr
+    assert "not run: ShuffleNetV2_x0_25" in result.stderr
+
+
+# A stand-in for Paddle Lite's current benchmark_bin: its report, with a shape no tool prints for a.nb.
+FAKE_TOOL = r"""#!/bin/sh
+case "$*" in *models/a.nb*) shape=1,3,abc;; *) shape=1,3,224,224;; esac
+printf '======= Model Info =======\ninput_shape: %s\n' "$shape"
+printf '======= Perf Info =======\nTime(unit: ms):\n'
+for k in init first min max avg; do echo "$k = 1.0"; done
+"""
+
+
+def test_a_run_whose_output_cannot_be_read_fails_alone_and_nothing_hangs(
+        run_cli, ready_workspace, adb_server, virtual_device, make_virtual_device, tmp_path):
+    make_virtual_device(adb_server)  # two devices: a worker waiting for another's model must not wait forever
+    x86_nb = next((ready_workspace / "convert" / "ShuffleNetV2_x0_25").glob("*/model.nb"))
+    copies = []
+    for name in ("a", "b", "c"):
+        copies.append(tmp_path / f"{name}.nb")
+        shutil.copy(x86_nb, copies[-1])
+    fake = tmp_path / "fake_benchmark_bin"  # current tool's report; a shape it cannot have for a.nb
+    fake.write_text(FAKE_TOOL)
+    fake.chmod(0o755)
+    result = run_cli("bench", *map(str, copies), "--device", "sd855", "--adb-server", adb_server, *FAST,
+                     "--benchmark-bin", str(fake), "--json", timeout=180)
+    assert result.returncode == 4, result.stderr
+    assert "a.nb: the benchmark binary reports input_shape '1,3,abc', which is not a shape" in result.stderr
+    assert "Traceback" not in result.stderr and "Exception in thread" not in result.stderr
+    by_model = {r.model: r for r in results(ready_workspace)}
+    assert sorted(by_model) == ["a", "b", "c"]
+    assert not by_model["a"].ok and "BenchmarkError" in by_model["a"].error
+    assert by_model["b"].ok and by_model["c"].ok
+
+
+def test_resume_does_not_take_a_phones_result_for_the_virtual_devices(run_cli, ready_workspace, adb_server,
+                                                                      virtual_device):
+    args = ("bench", "ShuffleNetV2_x0_25", "MobileNetV3_small_x0_35", "--device", "sd855", "--adb-server",
+            adb_server, *FAST, "--resume", "--json")
+    run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST, check=True)
+    phone = BenchRecord(  # what a real sd855 phone (arm .nb) stored for the other model
+        run_id=new_run_id(), status="ok", source="bench", model="MobileNetV3_small_x0_35", precision="fp32",
+        target="arm", nb=None, device={"serial": "R58M123", "profile": "sd855", "virtual": False},
+        settings={"warmup": 1, "repeats": 3, "threads": 1, "power_mode": 0, "input_shape": "1,3,224,224"},
+        tool={}, latency={"avg_ms": 9.0}, memory_mb=None, started=now_iso(), finished=now_iso())
+    ResultStore(ready_workspace / "results" / "results.jsonl").append(phone)
+    document = run_cli(*args, check=True).json()
+    assert document["skipped"] == ["ShuffleNetV2_x0_25"]
+    assert [r["model"] for r in document["results"]] == ["MobileNetV3_small_x0_35"]
+    assert document["results"][0]["device"]["virtual"] is True
+
+
+@pytest.mark.slow
+def test_a_converted_nb_keeps_its_model_name_and_an_arm_nb_is_refused(run_cli, ready_workspace, adb_server,
+                                                                      virtual_device):
+    x86_nb = next((ready_workspace / "convert" / "ShuffleNetV2_x0_25").glob("*/model.nb"))
+    record = run_cli("bench", str(x86_nb), "--device", "sd855", "--adb-server", adb_server, *FAST, "--json",
+                     check=True).json()["results"][0]
+    assert record["model"] == "ShuffleNetV2_x0_25" and record["target"] == "x86"  # from the convert manifest
+    assert sandbox_file(virtual_device, "/data/local/tmp/edgekit/models/ShuffleNetV2_x0_25.nb").is_file()
+    arm = run_cli("convert", "ShuffleNetV2_x0_25", "--target", "arm", "--json", check=True).json()
+    lone = ready_workspace.parent / "lone" / "ShuffleNetV2_x0_25.nb"  # no manifest beside it: its kernels tell
+    lone.parent.mkdir()
+    shutil.copy(arm["nb_path"], lone)
+    for nb in (arm["nb_path"], str(lone)):
+        refused = run_cli("bench", nb, "--device", "sd855", "--adb-server", adb_server, *FAST)
+        assert refused.returncode == 2 and "was converted for arm" in refused.stderr, refused.stderr
+    assert len(results(ready_workspace)) == 1
+
+
 def test_cleanup_removes_the_work_folder(run_cli, ready_workspace, adb_server, virtual_device):
     run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST, "--cleanup",
             check=True)
@@ -232,6 +329,8 @@ def test_models_are_spread_over_devices_of_two_adb_servers(run_cli, ready_worksp
     assert all(r["status"] == "ok" for r in records) and len(records) == 2
     assert {r["device"]["serialno"] for r in records} == {virtual_device.serial, second_adb_server_with_device.serial}
     assert {r["device"]["adb_server"] for r in records} == {adb_server, second_adb_server}
+    # at the same time: each device took a model at once (one after the other would need 2 s of cool-down between)
+    assert max(when(r["started"]) for r in records) < min(when(r["finished"]) for r in records)
 
 
 def test_one_model_and_several_matching_devices_needs_a_serial(run_cli, ready_workspace, adb_server, virtual_device,

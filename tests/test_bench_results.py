@@ -15,11 +15,11 @@ SETTINGS = {"warmup": 10, "repeats": 30, "threads": 1, "power_mode": 0, "input_s
 
 
 def make_record(model: str = "MobileNetV1", *, avg: float = 30.0, status: str = OK, profile: str = "sd855",
-                serial: str = "phone-1", settings: dict | None = None) -> BenchRecord:
+                serial: str = "phone-1", settings: dict | None = None, virtual: bool = False) -> BenchRecord:
     return BenchRecord(
         run_id=new_run_id(), status=status, source="bench", model=model, precision=precision_of(model),
-        target="arm", nb={"path": f"/ws/{model}.nb", "bytes": 1000, "sha256": "0" * 64},
-        device={"serial": serial, "profile": profile, "virtual": False},
+        target="x86" if virtual else "arm", nb={"path": f"/ws/{model}.nb", "bytes": 1000, "sha256": "0" * 64},
+        device={"serial": serial, "profile": profile, "virtual": virtual},
         settings=dict(settings or SETTINGS), tool={"name": "benchmark_bin", "version": "acf6614"},
         latency={"avg_ms": avg} if status == OK else None, memory_mb=None,
         started=now_iso(), finished=now_iso(), error=None if status == OK else "timed out",
@@ -98,9 +98,12 @@ def test_completed_counts_only_successful_runs(tmp_path: Path):
     store.append(make_record("MobileNetV1"))
     store.append(make_record("MobileNetV2", status=FAILED))
     store.append(make_record("MobileNetV3_large_x1_0_ssld_int8", profile="sd865"))
+    store.append(make_record("ShuffleNetV2_x0_25", virtual=True))
     assert store.completed() == {
-        ("MobileNetV1", "fp32", "sd855", settings_key(SETTINGS)),
-        ("MobileNetV3_large_x1_0_ssld_int8", "int8", "sd865", settings_key(SETTINGS)),
+        ("MobileNetV1", "fp32", "sd855", settings_key(SETTINGS), False, "arm"),
+        ("MobileNetV3_large_x1_0_ssld_int8", "int8", "sd865", settings_key(SETTINGS), False, "arm"),
+        # a virtual sd855's run is told apart from a phone's
+        ("ShuffleNetV2_x0_25", "fp32", "sd855", settings_key(SETTINGS), True, "x86"),
     }
 
 

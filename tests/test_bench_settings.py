@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from edgekit.bench.results import BenchRecord
-from edgekit.bench.runner import SEED_SETTINGS, BenchOutcome, BenchSettings, Failure
-from edgekit.device.profiles import load_profile
-from edgekit.errors import BenchmarkError, DeviceLostError, DeviceTimeoutError, UsageError
+from edgekit.bench.runner import BenchOptions, BenchOutcome, BenchSettings, Failure, remote_work_dir
+from edgekit.device.profiles import load_profile, seed_conditions
+from edgekit.errors import BenchmarkError, DeviceError, DeviceLostError, DeviceTimeoutError, UsageError
+
+SEED_SETTINGS = seed_conditions()  # devices.yaml's _seed_conditions: the one place they are written
 
 
 def test_defaults_are_the_seed_conditions():
@@ -73,3 +75,46 @@ def test_unfinished_models_point_to_resume():
     message = str(caught.value)
     assert "dev1: device dev1 disappeared" in message and "not run: MobileNetV2" in message
     assert "--resume" in message and "/ws/results/results.jsonl" in message
+
+
+def test_devices_that_failed_without_being_lost_are_not_called_lost():
+    failed = [{"serial": "dev1", "error": "mkdir -p failed on dev1 (status 1): Read-only file system"}]
+    outcome = BenchOutcome(records=(), skipped=(), unfinished=("MobileNetV2",), failures=(), lost_devices=(),
+                           settings=BenchSettings.resolve(), store="/ws/results/results.jsonl", failed_devices=failed)
+    with pytest.raises(DeviceError) as caught:
+        outcome.raise_for_failures()
+    assert not isinstance(caught.value, DeviceLostError)
+    assert "no device could run them" in str(caught.value) and "Read-only file system" in str(caught.value)
+    assert outcome.to_dict()["failed_devices"] == failed
+
+
+@pytest.mark.parametrize("given, normal", [
+    ("/data/local/tmp/edgekit", "/data/local/tmp/edgekit"),
+    ("/data/local/tmp//edgekit/./runs/", "/data/local/tmp/edgekit/runs"),
+    ("/data/local/tmp/a b;touch x", "/data/local/tmp/a b;touch x"),
+])
+def test_remote_dir_is_normalized(given, normal):
+    assert remote_work_dir(given) == normal
+    assert BenchOptions(remote_dir=given).checked().remote_dir == normal
+
+
+@pytest.mark.parametrize("given, message", [
+    ("relative/dir", "absolute"),
+    ("/tmp/review/victim", "below /data/local/tmp/"),
+    ("/data/local/tmp", "below /data/local/tmp/"),  # --cleanup would empty the whole folder
+    ("/data/local/tmp/../../../../lostx", "'..'"),
+    ("/data/local/tmp/x\n", "control characters"),
+])
+def test_remote_dir_outside_the_device_tmp_folder_is_refused(given, message):
+    with pytest.raises(UsageError, match=message):
+        remote_work_dir(given)
+
+
+@pytest.mark.parametrize("options, message", [
+    (BenchOptions(timeout_s=0), "--timeout"),
+    (BenchOptions(timeout_s=-5), "--timeout"),
+    (BenchOptions(cooldown_s=-1), "--cooldown"),
+])
+def test_bad_run_options_are_usage_errors(options, message):
+    with pytest.raises(UsageError, match=message):
+        options.checked()

@@ -1,3 +1,9 @@
 """Benchmarking on devices over adb: the output parser (``parse``), the results store
-(``results``) and the orchestrator (``runner``). Importing the package is cheap; the submodules
-import what they need."""
+(``results``) and the orchestrator (``runner``). Importing the package is cheap (the CLI reads
+the defaults below for its help); the submodules import what they need."""
+
+# The folder under which edgekit works on a device: the one place where adb's shell user may
+# write and run programs on every Android phone.
+DEVICE_TMP = "/data/local/tmp"
+REMOTE_ROOT = f"{DEVICE_TMP}/edgekit"
+DEFAULT_TIMEOUT_S = 600.0  # seconds one benchmark run may take

@@ -145,9 +145,11 @@ class ResultStore:
             log.warning("edgekit: warning: skipping unreadable line %d of %s%s", number, self.path, torn)
             return None
 
-    def completed(self) -> set[tuple[str, str, Optional[str], str]]:
-        """(model, precision, device profile, settings key) of every successful run (for --resume)."""
-        return {(r.model, r.precision, r.profile, r.settings_key) for r in self.records() if r.ok}
+    def completed(self) -> set[tuple[str, str, Optional[str], str, bool, Optional[str]]]:
+        """(model, precision, device profile, settings key, virtual, .nb target) of every successful
+        run (for --resume: a virtual device's run matches the profile but is not a phone's)."""
+        return {(r.model, r.precision, r.profile, r.settings_key, r.virtual, r.target)
+                for r in self.records() if r.ok}
 
 
 def latest_per_run_kind(records: Iterable[BenchRecord], *, profile: Optional[str] = None) -> list[BenchRecord]:

@@ -20,9 +20,9 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
+from edgekit.bench import DEFAULT_TIMEOUT_S, DEVICE_TMP, REMOTE_ROOT
 from edgekit.bench.parse import ParsedRun, parse_single, quote_start
-from edgekit.bench.results import (FAILED, OK, BenchRecord, ResultStore, new_run_id, now_iso, precision_of,
-                                   settings_key)
+from edgekit.bench.results import FAILED, OK, BenchRecord, ResultStore, new_run_id, now_iso, settings_key
 from edgekit.errors import (BenchmarkError, DeviceError, DeviceLostError, DeviceNotFoundError, EdgekitError,
                             InvalidInputError, MissingDependencyError, UsageError)
 from edgekit.workspace import Workspace, atomic_write_text, read_manifest, sha256_file
@@ -31,12 +31,8 @@ if TYPE_CHECKING:
     from edgekit.device import Device, DeviceProfile, ShellResult
 
 BENCHMARK_BIN_ENV = "EDGEKIT_BENCHMARK_BIN"
-REMOTE_ROOT = "/data/local/tmp/edgekit"
 REMOTE_BIN = "benchmark_bin"
 RAW_OUTPUT_DIR = "raw"
-DEFAULT_TIMEOUT_S = 600.0
-# The seed's conditions, used where a device profile says nothing.
-SEED_SETTINGS = {"warmup": 10, "repeats": 30, "threads": 1, "power_mode": 0, "input_shape": "1,3,224,224"}
 # opt target (and the benchmark tool's --backend) for each Android ABI.
 TARGET_FOR_ABI = {"arm64-v8a": "arm", "armeabi-v7a": "arm", "armeabi": "arm", "x86_64": "x86", "x86": "x86"}
 ANDROID_BUILD_HINT = ("the benchmark_bin Paddle Lite builds for Android armv8: "
@@ -60,9 +56,11 @@ class BenchSettings:
 
     @classmethod
     def resolve(cls, defaults: Optional[Mapping[str, Any]] = None, **overrides: Any) -> "BenchSettings":
-        """The seed's conditions ← a profile's bench_defaults ← the non-None ``overrides``."""
+        """The seed's conditions (devices.yaml) ← a profile's bench_defaults ← the non-None ``overrides``."""
+        from edgekit.device.profiles import seed_conditions
+
         known = {f.name for f in dataclasses.fields(cls)}
-        merged = {**SEED_SETTINGS, **{k: v for k, v in (defaults or {}).items() if k in known}}
+        merged = {**seed_conditions(), **{k: v for k, v in (defaults or {}).items() if k in known}}
         merged.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(merged) - known
         if unknown:
@@ -113,11 +111,37 @@ class BenchOptions:
     """How edgekit runs the benchmark (not part of what is measured)."""
 
     benchmark_bin: Optional[Path] = None
-    timeout_s: Optional[float] = DEFAULT_TIMEOUT_S  # per run
+    timeout_s: Optional[float] = DEFAULT_TIMEOUT_S  # per run; None: no limit
     cooldown_s: float = 0.0  # sleep between two runs on one device
     resume: bool = False
     cleanup: bool = False
     remote_dir: str = REMOTE_ROOT
+
+    def checked(self) -> "BenchOptions":
+        """These options with the work folder normalized; UsageError for values that cannot be."""
+        if self.timeout_s is not None and self.timeout_s <= 0:
+            raise UsageError(f"--timeout must be more than 0 seconds (got {self.timeout_s:g}; 0 on the "
+                             f"command line means no limit)")
+        if self.cooldown_s < 0:
+            raise UsageError(f"--cooldown must be 0 or more seconds (got {self.cooldown_s:g})")
+        return dataclasses.replace(self, remote_dir=remote_work_dir(self.remote_dir))
+
+
+def remote_work_dir(text: str) -> str:
+    """The device work folder, normalized: an absolute folder below /data/local/tmp without
+    ``..`` (``--cleanup`` removes it with ``rm -rf``, so it must never be anything else)."""
+    if not text.startswith("/"):
+        raise UsageError(f"--remote-dir {text!r} must be an absolute path below {DEVICE_TMP}/")
+    if any(ord(ch) < 32 for ch in text):
+        raise UsageError(f"--remote-dir {text!r} must not contain control characters")
+    parts = [part for part in text.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise UsageError(f"--remote-dir {text!r} must not contain '..'")
+    normal = "/" + "/".join(parts)
+    if not normal.startswith(DEVICE_TMP + "/"):
+        raise UsageError(f"--remote-dir {text!r} must be a folder below {DEVICE_TMP}/, where adb's shell "
+                         f"may write and run programs on every phone")
+    return normal
 
 
 # ------------------------------------------------------------------------------------ result
@@ -132,6 +156,7 @@ class NbFile:
     bytes: int
     sha256: str
     target: Optional[str]
+    precision: str  # "int8" or "fp32"
 
     def to_dict(self) -> dict:
         return {"path": str(self.path), "bytes": self.bytes, "sha256": self.sha256}
@@ -152,11 +177,12 @@ class Failure:
 class BenchOutcome:
     records: tuple[BenchRecord, ...]  # this invocation's runs, successful and failed, in the order they ended
     skipped: tuple[str, ...]  # models --resume found done
-    unfinished: tuple[str, ...]  # models no device could run (the devices disappeared)
+    unfinished: tuple[str, ...]  # models no device could run (the devices disappeared or failed)
     failures: tuple[Failure, ...]  # runs (or conversions) that failed
     lost_devices: tuple[dict, ...]  # {"serial", "error"} of devices that disappeared
     settings: BenchSettings
     store: Path
+    failed_devices: tuple[dict, ...] = ()  # {"serial", "error"} of devices still there that could not be used
 
     @property
     def ok(self) -> bool:
@@ -165,17 +191,20 @@ class BenchOutcome:
     def to_dict(self) -> dict:
         return {"results": [r.to_dict() for r in self.records], "skipped": list(self.skipped),
                 "unfinished": list(self.unfinished), "failures": [f.to_dict() for f in self.failures],
-                "lost_devices": list(self.lost_devices), "settings": self.settings.to_dict(),
-                "store": str(self.store)}
+                "lost_devices": list(self.lost_devices), "failed_devices": list(self.failed_devices),
+                "settings": self.settings.to_dict(), "store": str(self.store)}
 
     def raise_for_failures(self) -> None:
         """One error that sums up what went wrong, or nothing when every model ran."""
         if self.unfinished:
-            lost = "; ".join(f"{d['serial']}: {d['error']}" for d in self.lost_devices) or "no device left"
+            dropped = "; ".join(f"{d['serial']}: {d['error']}" for d in (*self.lost_devices, *self.failed_devices))
+            kind, what = ((DeviceLostError, "device lost") if self.lost_devices else
+                          (DeviceError, "no device could run them"))
             failed = f"; {len(self.failures)} run(s) failed" if self.failures else ""
-            raise DeviceLostError(
-                f"device lost ({lost}); not run: {', '.join(self.unfinished)}{failed}; the {len(self.records)} "
-                f"result(s) so far are kept in {self.store}; run the same command with --resume to finish")
+            raise kind(
+                f"{what} ({dropped or 'no device left'}); not run: {', '.join(self.unfinished)}{failed}; the "
+                f"{len(self.records)} result(s) so far are kept in {self.store}; run the same command with "
+                f"--resume to finish")
         if self.failures:
             parts = "; ".join(f"{f.model} on {f.device or 'host'}: {f.error}" for f in self.failures)
             kind = _plain_error_class(self.failures[0].error)
@@ -209,24 +238,27 @@ def bench_models(models: Sequence[str], workspace: Workspace, *, profile: Option
     """
     if not models:
         raise UsageError("name at least one model to benchmark (or use --all)")
+    options = options.checked()  # before any device work: a bad --remote-dir must touch nothing
     names = _unique(models)
+    _check_sources(names)
     devices = _pick_devices(names, profile, serial, adb_servers, devices_file)
     device_profile = _load_device_profile(profile or devices[0].info.profile)
     chosen = BenchSettings.resolve(device_profile.bench_defaults if device_profile else None, **(settings or {}))
     store = ResultStore.for_workspace(workspace)
     profile_name = device_profile.name if device_profile else None
-    todo, skipped = _split_resume(names, store, profile_name, chosen, options.resume)
+    kinds = {(d.info.virtual, _target_for(d)) for d in devices}
+    todo, skipped = _split_resume(names, store, profile_name, chosen, kinds, options.resume)
     if not todo:
         return BenchOutcome((), tuple(skipped), (), (), (), chosen, store.path)
-    _check_sources(todo)
     binaries = {d.serial: _benchmark_bin(d, options, workspace) for d in devices}
-    nbs, failures = _prepare(todo, workspace, {_target_for(d) for d in devices})
+    nbs, failures = _prepare(todo, workspace, {target for _, target in kinds})
     jobs = [name for name in todo if name in nbs]
     session = _Session(workspace, store, chosen, options, nbs, binaries)
     session.run(jobs, devices)
     return BenchOutcome(records=tuple(session.records), skipped=tuple(skipped),
                         unfinished=tuple(session.unfinished(jobs)), failures=tuple(failures + session.failures),
-                        lost_devices=tuple(session.lost), settings=chosen, store=store.path)
+                        lost_devices=tuple(session.lost), settings=chosen, store=store.path,
+                        failed_devices=tuple(session.failed_devices))
 
 
 def _unique(models: Sequence[str]) -> list[str]:
@@ -259,25 +291,37 @@ def _load_device_profile(name: Optional[str]) -> Optional["DeviceProfile"]:
 
 
 def _split_resume(names: list[str], store: ResultStore, profile: Optional[str], settings: BenchSettings,
-                  resume: bool) -> tuple[list[str], list[str]]:
+                  kinds: set[tuple[bool, str]], resume: bool) -> tuple[list[str], list[str]]:
+    """(to run, already done): a model is done when the store has a successful run of it with
+    these settings on this profile for every kind of device in this run (virtual or not, and
+    the .nb target), so a virtual sd855's result never stands in for a phone's."""
     if not resume:
         return names, []
     done = store.completed()
     key = settings_key(settings.to_dict())
-    skipped = [n for n in names if (_record_name(n), precision_of(_record_name(n)), profile, key) in done]
+
+    def is_done(source: str) -> bool:
+        model, precision = _record_identity(source)
+        return all((model, precision, profile, key, virtual, target) in done for virtual, target in kinds)
+
+    skipped = [n for n in names if is_done(n)]
     return [n for n in names if n not in skipped], skipped
 
 
-def _record_name(source: str) -> str:
-    """The model name a run of ``source`` is stored under (a path's folder or file stem)."""
+def _record_identity(source: str) -> tuple[str, str]:
+    """(model name, precision) that a run of ``source`` is stored under."""
+    from edgekit.nb_info import describe_nb, precision_name
+
     path = Path(source).expanduser()
     if path.suffix == ".nb" and path.is_file():
-        return path.stem
+        info = describe_nb(path)
+        return info.name, info.precision
+    name = source
     if path.exists():
         folder = path if path.is_dir() else path.parent
         manifest = read_manifest(folder)
-        return manifest.model if manifest else folder.resolve().name
-    return source
+        name = manifest.model if manifest else folder.resolve().name
+    return name, precision_name(name)
 
 
 def _target_for(device: "Device") -> str:
@@ -336,22 +380,36 @@ def _prepare(names: list[str], workspace: Workspace, targets: set[str]) -> tuple
 
 
 def _nb_for(source: str, workspace: Workspace, target: str) -> NbFile:
+    from edgekit.nb_info import describe_nb, precision_name
+
     path = Path(source).expanduser()
     if path.suffix == ".nb" and path.is_file():
-        # a ready .nb: benchmarked as it is (the user vouches for its target)
-        return NbFile(name=path.stem, path=path.resolve(), bytes=path.stat().st_size,
-                      sha256=sha256_file(path), target=None)
+        # a ready .nb runs as it is, if it was made for the devices' target
+        info = describe_nb(path)
+        if info.target is not None and info.target != target:
+            raise InvalidInputError(
+                f"{path} was converted for {info.target}, but the device(s) of this run need {target} .nb "
+                f"files; convert it with 'edgekit convert MODEL --target {target}', or name the model "
+                f"and bench converts it")
+        return NbFile(name=info.name, path=path.resolve(), bytes=path.stat().st_size, sha256=sha256_file(path),
+                      target=info.target, precision=info.precision)
     from edgekit.convert import convert_model
 
     lite = convert_model(source, workspace, target=target)
-    return NbFile(name=lite.name, path=lite.nb_path, bytes=lite.bytes, sha256=lite.sha256, target=lite.target)
+    return NbFile(name=lite.name, path=lite.nb_path, bytes=lite.bytes, sha256=lite.sha256, target=lite.target,
+                  precision=precision_name(lite.name, lite.quantized))
 
 
 # ---------------------------------------------------------------------------------- running
 
 
 class _Session:
-    """The runs of one ``bench`` call: one worker thread per device, a shared queue of models."""
+    """The runs of one ``bench`` call: one worker thread per device, a shared queue of models.
+
+    Every error a run can raise ends as a failed run of that model, except DeviceLostError,
+    which drops the device and hands its model back to the others; a device that cannot be set
+    up is dropped the same way. A bug in a worker stops only that worker and is raised again in
+    the calling thread once the others are done."""
 
     def __init__(self, workspace: Workspace, store: ResultStore, settings: BenchSettings, options: BenchOptions,
                  nbs: dict[str, dict[str, NbFile]], binaries: dict[str, Path]):
@@ -365,9 +423,11 @@ class _Session:
         self.records: list[BenchRecord] = []
         self.failures: list[Failure] = []
         self.lost: list[dict] = []
+        self.failed_devices: list[dict] = []
         self._done: set[str] = set()
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._crash: Optional[BaseException] = None
 
     # -- scheduling
 
@@ -382,6 +442,8 @@ class _Session:
         for worker in workers:
             while worker.is_alive():
                 worker.join(0.2)  # short joins keep Ctrl-C deliverable to the main thread
+        if self._crash is not None:
+            raise self._crash
 
     def unfinished(self, jobs: list[str]) -> list[str]:
         return [job for job in jobs if job not in self._done]
@@ -413,10 +475,17 @@ class _Session:
             self._in_flight -= 1
 
     def _worker(self, device: "Device", work: "queue.Queue[str]") -> None:
+        try:
+            self._serve(device, work)
+        except Exception as error:  # a bug, not a device's answer: the calling thread raises it
+            with self._lock:
+                self._crash = self._crash or error
+
+    def _serve(self, device: "Device", work: "queue.Queue[str]") -> None:
         remote = RemoteDir(device, self.options.remote_dir)
         try:
             bin_pushed = remote.prepare(self.binaries[device.serial])
-        except DeviceError as error:
+        except EdgekitError as error:
             self._drop(device, error)
             return
         first = True
@@ -429,25 +498,28 @@ class _Session:
             job = self._take(work)
             if job is None:
                 break
+            hand_back = False
             try:
                 record = self._run_and_record(device, remote, job, bin_pushed=bin_pushed and first)
             except DeviceLostError as error:
-                self._release(job, work)
+                hand_back = True
                 self._drop(device, error)
                 return
+            finally:  # whatever happened, the job is no longer in flight (or other workers would wait forever)
+                self._release(job, work if hand_back else None)
             first = False
-            self._release(job)
             with self._lock:
                 self.records.append(record)
         if self.options.cleanup:
             try:
                 remote.remove()
-            except DeviceError as error:
+            except EdgekitError as error:
                 self._drop(device, error)
 
-    def _drop(self, device: "Device", error: DeviceError) -> None:
+    def _drop(self, device: "Device", error: EdgekitError) -> None:
+        entry = {"serial": device.serial, "error": str(error)}
         with self._lock:
-            self.lost.append({"serial": device.serial, "error": str(error)})
+            (self.lost if isinstance(error, DeviceLostError) else self.failed_devices).append(entry)
 
     # -- one run
 
@@ -465,7 +537,7 @@ class _Session:
             parsed = _parse_run(job, device, result, self.settings)
         except DeviceLostError:
             raise
-        except (BenchmarkError, DeviceError) as error:
+        except EdgekitError as error:
             record = self._record(run_id, device, nb, started, error=error, timings=timings)
             self.store.append(record)
             with self._lock:
@@ -493,7 +565,7 @@ class _Session:
             status=OK if parsed is not None else FAILED,
             source="bench",
             model=nb.name,
-            precision=precision_of(nb.name),
+            precision=nb.precision,
             target=nb.target or _target_for(device),
             nb=nb.to_dict(),
             device=info,
@@ -527,7 +599,14 @@ def _check_conditions(parsed: ParsedRun, settings: BenchSettings, job: str) -> N
             raise BenchmarkError(f"{job}: the benchmark binary ran with {key}={parsed.settings[key]} although "
                                  f"{key}={wanted[key]} was asked; it does not take the current tool's flags")
     shape = parsed.settings.get("input_shape")
-    if shape and _normalize_shape(shape) != settings.input_shape:
+    if not shape:
+        return
+    try:
+        ran_with = _normalize_shape(shape)
+    except UsageError:  # the tool's output, not the user's input, is wrong
+        raise BenchmarkError(f"{job}: the benchmark binary reports input_shape {shape!r}, which is not a "
+                             f"shape") from None
+    if ran_with != settings.input_shape:
         raise BenchmarkError(f"{job}: the benchmark binary ran with input_shape {shape}, "
                              f"not {settings.input_shape}")
 
@@ -536,10 +615,8 @@ class RemoteDir:
     """edgekit's work folder on a device: ``<root>/benchmark_bin`` and ``<root>/models/<name>.nb``."""
 
     def __init__(self, device: "Device", root: str = REMOTE_ROOT):
-        if not root.startswith("/"):
-            raise UsageError(f"the device work folder must be an absolute path (got {root!r})")
         self.device = device
-        self.root = PurePosixPath(root)
+        self.root = PurePosixPath(remote_work_dir(root))
 
     @property
     def binary(self) -> str:

@@ -14,6 +14,8 @@ from edgekit.config import config_dir, load_config
 from edgekit.errors import ConfigError
 
 CONFIG_NAME = "devices"
+# The seed table's benchmark conditions: the YAML anchor the profiles' bench_defaults refer to.
+SEED_CONDITIONS_KEY = "_seed_conditions"
 # Devices that match no board but run 64-bit ARM fall back to this profile.
 GENERIC_ARM64 = "generic_arm64"
 REQUIRED_KEYS = ("soc", "board_platform", "abi", "cores", "android_version", "sdk", "opt_target",
@@ -101,6 +103,15 @@ def _parse_profile(name: str, raw: Any) -> DeviceProfile:
         bench_defaults=dict(raw["bench_defaults"]),
         soc_model=str(raw.get("soc_model") or ""),
     )
+
+
+def seed_conditions() -> dict:
+    """The seed table's benchmark conditions (input shape, warmup, repeats, threads, power mode),
+    for devices that match no profile."""
+    conditions = load_config(CONFIG_NAME).get(SEED_CONDITIONS_KEY)
+    if not isinstance(conditions, dict):
+        raise ConfigError(f"{config_dir() / (CONFIG_NAME + '.yaml')} lacks the mapping {SEED_CONDITIONS_KEY}")
+    return dict(conditions)
 
 
 def list_profiles() -> list[DeviceProfile]:
