@@ -18,6 +18,7 @@ from typing import Optional, Union
 
 import numpy as np
 
+from edgekit._paddle import import_paddle, run_paddle_inference
 from edgekit.errors import InvalidInputError, ToolError, UsageError
 from edgekit.reference import split_int8
 from edgekit.workspace import Manifest, Workspace, building, read_manifest, sha256_file, write_manifest
@@ -195,9 +196,9 @@ def export_model(name: str, workspace: Workspace, *, pretrained: Pretrained = No
 
 
 def _save_zoo_model(name: str, folder: Path, *, pretrained: Pretrained, input_size: int, cache: Path) -> None:
-    import paddle
-
     from edgekit import zoo
+
+    paddle = import_paddle()
 
     # Fresh unique names: otherwise variable and parameter names depend on what this process
     # built before, and the same export would give different bytes (and different cache keys
@@ -281,25 +282,6 @@ def compare_logits(reference: np.ndarray, candidate: np.ndarray, rel_tol: float 
     finite = bool(np.all(np.isfinite(candidate)))
     return {"ok": top1_agree and finite and max_abs_diff <= tolerance, "top1_agree": top1_agree,
             "max_abs_diff": max_abs_diff, "tolerance": tolerance, "max_abs_logit": float(np.max(np.abs(reference)))}
-
-
-def run_paddle_inference(model_file: Path, params_file: Path, batch: np.ndarray) -> np.ndarray:
-    """Run a Paddle inference model with Paddle Inference on CPU, one sample at a time (batch 1)."""
-    from paddle import inference
-
-    config = inference.Config(str(model_file), str(params_file))
-    config.disable_gpu()
-    config.disable_glog_info()
-    predictor = inference.create_predictor(config)
-    input_handle = predictor.get_input_handle(predictor.get_input_names()[0])
-    output_handle = predictor.get_output_handle(predictor.get_output_names()[0])
-    outputs = []
-    for sample in np.asarray(batch, dtype=np.float32):
-        input_handle.reshape([1, *sample.shape])
-        input_handle.copy_from_cpu(np.ascontiguousarray(sample[None]))
-        predictor.run()
-        outputs.append(output_handle.copy_to_cpu()[0])
-    return np.stack(outputs)
 
 
 # ----------------------------------------------------------------------------------- loading

@@ -7,13 +7,9 @@ Paddle Lite's own x86 int8 kernels are not used: on this CPU they give wrong ans
 
 from __future__ import annotations
 
-import os
-import re
-from pathlib import Path
-from typing import Optional
-
 import numpy as np
 
+from edgekit._paddle import PaddlePredictor
 from edgekit.calibration import ImageSet, iter_tensors
 from edgekit.errors import ToolError
 from edgekit.preprocess import Preprocess
@@ -21,44 +17,6 @@ from edgekit.preprocess import Preprocess
 # Per-image results are listed up to this many images (an evaluation set may hold thousands).
 PER_IMAGE_LIMIT = 100
 RUNTIME = "Paddle Inference (CPU), quantized program as saved by PaddleSlim"
-
-
-class PaddlePredictor:
-    """One Paddle Inference predictor, fed one sample at a time (edgekit exports batch 1)."""
-
-    def __init__(self, model_file: Path, params_file: Path, *, threads: Optional[int] = None):
-        from paddle import inference
-
-        config = inference.Config(str(model_file), str(params_file))
-        config.disable_gpu()
-        config.disable_glog_info()
-        # Run the program as saved: no fusion passes, so the int8 program computes exactly what
-        # PaddleSlim wrote, and creating a predictor for the ~800-op quantized program is ~1 s faster.
-        config.switch_ir_optim(False)
-        config.set_cpu_math_library_num_threads(threads or os.cpu_count() or 1)
-        try:
-            self._predictor = inference.create_predictor(config)
-        except Exception as e:  # paddle raises its own enforce errors for unreadable programs
-            raise ToolError(f"Paddle Inference cannot load {model_file}: {error_gist(e)}") from None
-        self._input = self._predictor.get_input_handle(self._predictor.get_input_names()[0])
-        self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
-        self.model_file = model_file
-
-    def __call__(self, sample: np.ndarray) -> np.ndarray:
-        """Logits of one CHW sample."""
-        self._input.reshape([1, *sample.shape])
-        self._input.copy_from_cpu(np.ascontiguousarray(sample[None], dtype=np.float32))
-        self._predictor.run()
-        return self._output.copy_to_cpu().reshape(-1)
-
-
-def error_gist(error: BaseException) -> str:
-    """The informative line of a paddle/PaddleSlim error: their messages span many lines (a
-    Python stack, then ``SomeError: what happened``, then hints); keep the ``...Error:`` line."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    summaries = [line for line in lines if re.match(r"^[A-Za-z]*Error: ", line)]
-    text = (summaries or lines or [type(error).__name__])[-1]
-    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

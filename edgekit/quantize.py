@@ -25,6 +25,7 @@ from typing import Any, Iterator, Optional, Sequence
 import numpy as np
 
 from edgekit import calibration
+from edgekit._paddle import error_gist, import_paddle, quiet_tools
 from edgekit.config import config_dir, load_config
 from edgekit.errors import ConfigError, EdgekitError, InvalidInputError, QuantizationError, UsageError
 from edgekit.export import MODEL_FILE, PARAMS_FILE, InferenceModel, Pretrained, Source, load_inference_model, \
@@ -489,7 +490,7 @@ def paddleslim_arguments(fp32: InferenceModel, config: QuantConfig, skip_tensors
 @contextlib.contextmanager
 def static_mode() -> Iterator[None]:
     """Paddle's static-graph mode for the block, then the mode the caller had."""
-    import paddle
+    paddle = import_paddle()
 
     was_dynamic = paddle.in_dynamic_mode()
     paddle.enable_static()
@@ -507,7 +508,7 @@ def calibration_loader(samples: np.ndarray, feed: str, input_shape: Sequence[int
     generator arguments are no longer read). The samples are decoded beforehand on purpose:
     an exception raised inside a static-mode DataLoader hangs it instead of propagating.
     """
-    import paddle
+    paddle = import_paddle()
 
     class _Samples(paddle.io.Dataset):
         def __len__(self) -> int:
@@ -526,13 +527,10 @@ def calibration_loader(samples: np.ndarray, feed: str, input_shape: Sequence[int
 def run_quant_post_static(model_name: str, destination: Path, arguments: dict, samples: np.ndarray,
                           feed: str, input_shape: Sequence[int], batch_size: int) -> None:
     """Call ``paddleslim.quant.quant_post_static`` in a scope of its own; QuantizationError on failure."""
-    import paddle
+    paddle = import_paddle()
+    from paddleslim.quant import quant_post_static  # its loggers exist from here on: quiet_tools() finds them
 
-    from edgekit.fidelity import error_gist
-
-    with static_mode():
-        from paddleslim.quant import quant_post_static
-
+    with static_mode(), quiet_tools():
         scope = paddle.static.Scope()
         executor = paddle.static.Executor(paddle.CPUPlace())
         loader = calibration_loader(samples, feed, input_shape, batch_size)
@@ -550,6 +548,7 @@ def run_quant_post_static(model_name: str, destination: Path, arguments: dict, s
 
 
 def _check_op_types(op_types: Sequence[str]) -> None:
+    import_paddle()
     from paddle.static.quantization.quant_config import SUPPORT_QUANTIZATION_OP_DICT
 
     unknown = [t for t in op_types if t not in SUPPORT_QUANTIZATION_OP_DICT]

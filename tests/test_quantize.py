@@ -268,6 +268,14 @@ def test_cli_json_then_text_reuse(run_cli, small_model):
     assert "(reused)" in second.stdout and "top-1 agreement" in second.stdout
 
 
+def test_cli_is_quiet_unless_verbose(run_cli, small_model):
+    quiet = run_cli("quantize", str(small_model), "--algo", "abs_max", "--force", check=True)
+    assert quiet.stderr == ""  # no PaddleSlim INFO lines, progress bars, glog lines or warnings
+    loud = run_cli("quantize", str(small_model), "--algo", "abs_max", "--force", env={"EDGEKIT_VERBOSE": "1"},
+                   check=True)
+    assert "Collect quantized variable names" in loud.stderr and "Run batch" in loud.stderr
+
+
 @pytest.mark.parametrize("args, code, message", [
     (["--preset", "nope"], 2, "unknown preset 'nope'"),
     (["--algo", "median"], 2, "unknown algo 'median'"),

@@ -42,6 +42,7 @@ def test_families(family, count):
 
 def test_every_entry_has_an_official_bcebos_pdparams_url():
     from edgekit import zoo
+    from edgekit.preprocess import Preprocess
 
     for name in zoo.list_models():
         cfg = zoo.model_entry(name).pretrained
@@ -49,6 +50,7 @@ def test_every_entry_has_an_official_bcebos_pdparams_url():
         assert cfg.url.endswith("_pretrained.pdparams")
         assert cfg.sha256 is None  # PaddleClas publishes none; never invented
         assert (cfg.input_size, cfg.mean, cfg.std) == ((3, 224, 224), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+        assert (cfg.mean, cfg.std) == (Preprocess().mean, Preprocess().std)  # what predict and quantize feed
         assert cfg.distilled == name.endswith("_ssld")
     assert zoo.model_entry("MobileNetV3_small_x0_35").pretrained.url.endswith(
         "/legendary_models/MobileNetV3_small_x0_35_pretrained.pdparams")

@@ -14,6 +14,7 @@ from typing import Callable, Mapping, Optional
 
 from edgekit import reference
 from edgekit.errors import UnknownModelError
+from edgekit.preprocess import IMAGENET_MEAN, IMAGENET_STD
 
 # Family name → module that defines it. Order is the order of PaddleClas's mobile table.
 FAMILY_MODULES: Mapping[str, str] = {
@@ -23,16 +24,14 @@ FAMILY_MODULES: Mapping[str, str] = {
     "ShuffleNetV2": "edgekit.zoo.shufflenet_v2",
 }
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
 
 @dataclasses.dataclass(frozen=True)
 class PretrainedCfg:
     """Where a model's published PaddleClas weights live and what they expect as input.
 
     ``sha256`` and ``num_bytes`` are None where PaddleClas publishes no checksum or size;
-    the loader then checks what it can (complete download, keys, shapes).
+    the loader then checks what it can (complete download, keys, shapes). Every model of the
+    table takes ImageNet's mean/std, which are edgekit.preprocess's (a test checks that they agree).
     """
 
     url: str
@@ -75,6 +74,9 @@ def register_model(family: str, weights: Mapping[str, PretrainedCfg]) -> Callabl
 
 
 def _import_families() -> None:
+    from edgekit._paddle import import_paddle
+
+    import_paddle()  # the families import paddle: quietly, once
     for module in FAMILY_MODULES.values():
         importlib.import_module(module)  # registers its models; a no-op after the first time
 
