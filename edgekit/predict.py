@@ -5,7 +5,9 @@ the x86 ``.nb`` runs in a child process (``edgekit.lite_runtime``) and the top-k
 with their ImageNet labels and softmax scores. A model name or folder is converted for x86 on
 demand; a ``.nb`` path is used as it is.
 
-Host results of int8 ``.nb`` files are flagged as untrusted: on Paddle Lite 2.13rc0's x86
+Results of a model exported without pretrained weights (random weights, as the export's manifest
+records it, also for a reused export or a workspace ``.nb``) are flagged as untrusted. Host
+results of int8 ``.nb`` files are flagged too: on Paddle Lite 2.13rc0's x86
 runtime the int8 kernels segfault or give NaN with a quantized fc, and with the fc kept float
 their int8 convolutions gave wrong answers (a pretrained classifier fell to chance while the
 same program was right in Paddle Inference). Measure int8 accuracy with ``edgekit quantize``
