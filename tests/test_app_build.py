@@ -58,6 +58,12 @@ PADDLE_LITE_API = {
 }
 
 
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def elf_header(machine: int, elf_class: int = 2, e_type: int = 3) -> bytes:
     """The first 64 bytes of a little-endian ELF file (enough for the ABI check)."""
     ident = b"\x7fELF" + bytes([elf_class, 1, 1]) + bytes(9)
@@ -190,6 +196,7 @@ def test_apk_without_library_is_signed_launchable_and_bundles_model_and_labels(b
     result = built_without_library
     apk = Path(result["apk"])
     assert apk.name == "demo.apk" and apk.is_file()
+    assert apk.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # as any file the user writes, not 0600
     assert result["reused"] is False and result["can_classify"] is False and result["paddle_lite"] is None
     assert result["nb_sha256"] == tiny_arm_nb.sha256 and result["model"] == tiny_arm_nb.name
 
@@ -279,7 +286,8 @@ def test_android_demo_build_script_runs_the_same_build(built_without_library: di
 
 @pytest.mark.slow
 def test_a_zoo_name_is_converted_for_arm_and_random_weights_are_flagged(android_tools, app_workspace: Path,
-                                                                        run_cli):
+                                                                        built_without_library: dict,
+                                                                        tiny_model: Path, run_cli):
     from edgekit.lite_runtime import inspect_nb
 
     result = run_cli("app", "build", "--model", "MobileNetV1_x0_25", env=cli_env(app_workspace), timeout=900)
@@ -293,15 +301,23 @@ def test_a_zoo_name_is_converted_for_arm_and_random_weights_are_flagged(android_
     with zipfile.ZipFile(data["apk"]) as archive:
         assert hashlib.sha256(archive.read("assets/model.nb")).hexdigest() == data["nb_sha256"]
 
+    # building the tiny model again reuses its older APK, which is then the one 'app install' takes
+    from edgekit.app.install import latest_apk
+
+    reused = run_cli("app", "build", "--model", str(tiny_model), "--json", env=cli_env(app_workspace),
+                     check=True).json()
+    assert reused["reused"] is True
+    assert latest_apk(Workspace.open(app_workspace)) == Path(reused["apk"]) != Path(data["apk"])
+
 
 # ------------------------------------------------------------------------------- errors
 
 
 def one_line_error(result, code: int) -> str:
     assert result.returncode == code, result.stderr
-    assert result.stderr.startswith("edgekit: error:") and "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    return result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("edgekit: error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    return errors[0]
 
 
 def test_a_missing_tool_names_its_debian_package(run_cli, tmp_path: Path, tiny_arm_nb):
@@ -320,6 +336,10 @@ def test_a_missing_or_malformed_library_folder_is_a_usage_error(run_cli, tmp_pat
     nb = str(tiny_arm_nb.nb_path)
     message = one_line_error(run_cli("app", "build", "--model", nb, "--paddle-lite-lib", str(tmp_path / "nope")), 2)
     assert "nope does not exist" in message and "PaddlePredictor.jar" in message
+    jar = tmp_path / "PaddlePredictor.jar"
+    jar.write_bytes(b"PK")
+    message = one_line_error(run_cli("app", "build", "--model", nb, "--paddle-lite-lib", str(jar)), 2)
+    assert "PaddlePredictor.jar is a file; give the library's folder" in message
 
     partial = tmp_path / "inference_lite_lib.android.armv8"
     (partial / "java/jar").mkdir(parents=True)
@@ -352,6 +372,15 @@ def test_a_model_that_is_not_an_arm_nb_is_refused(run_cli, tmp_path: Path, tiny_
     x86 = convert_model(tiny_model, Workspace.open(app_workspace), target="x86")
     message = one_line_error(run_cli("app", "build", "--model", str(x86.nb_path)), 2)
     assert "converted for" in message and "x86" in message and "--target arm" in message
+
+
+def test_an_out_path_that_cannot_be_written_fails_before_building(run_cli, tmp_path: Path):
+    for out in ("/proc/nope.apk", str(tmp_path / "file.txt" / "demo.apk")):
+        (tmp_path / "file.txt").write_text("a file, not a folder")
+        message = one_line_error(run_cli("app", "build", "--model", "MobileNetV1_x0_25", "--out", out,
+                                         timeout=60), 2)
+        assert f"cannot write the APK to {out}" in message and "is not a writable folder" in message
+    assert not (tmp_path / "workspace" / "app").exists()  # nothing was built
 
 
 def test_bad_app_options_are_usage_errors(run_cli, tiny_arm_nb, android_tools):

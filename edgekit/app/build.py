@@ -17,7 +17,8 @@ Steps (each a tool run; a failure is a ToolError quoting the tool):
 
 The APK is an artifact: ``<workspace>/app/<model>/<key>/edgekit-demo.apk`` with a manifest, keyed
 by the model's sha256, the library, the demo's sources and the options, and reused when they
-match (``reused=True``); ``--out`` copies it where the user wants it.
+match (``reused=True``); ``--out`` copies it where the user wants it (checked before building).
+``<workspace>/app/latest.txt`` names the APK of the last build, reused or not, for ``app install``.
 """
 
 from __future__ import annotations
@@ -37,13 +38,16 @@ from edgekit.app.platform import AndroidPlatform, android_platform
 from edgekit.app.sources import DemoSources, demo_sources
 from edgekit.app.tools import BUILD_TOOLS, find_tools, run_tool
 from edgekit.errors import InvalidInputError, UsageError
-from edgekit.workspace import Workspace, building, read_manifest, sha256_file, write_manifest
+from edgekit.workspace import (Workspace, atomic_write_bytes, atomic_write_text, building, read_manifest,
+                               sha256_file, write_manifest)
 
 if TYPE_CHECKING:
     from edgekit.export import Pretrained
+    from edgekit.nb_info import NbInfo
 
 STAGE = "app"
 APK_NAME = "edgekit-demo.apk"
+LATEST_FILE = "latest.txt"  # in <workspace>/app: the APK folder of the last build, relative to it
 PACKAGE = "org.edgekit.demo"
 LAUNCH_ACTIVITY = "org.edgekit.demo.MainActivity"
 MIN_SDK = 23
@@ -145,6 +149,7 @@ def build_app(model: Union[str, Path], workspace: Workspace, *, paddle_lite_lib:
     """A signed debug APK of the demo app bundling ``model`` (see the module doc). ``pretrained``
     (weights of a zoo model: True for PaddleClas's, a path or URL) as in ``edgekit export``."""
     options.check()
+    out_file = _out_path(Path(out).expanduser()) if out is not None else None  # before any slow step
     tools = find_tools(BUILD_TOOLS)  # before any slow step: a missing tool is reported at once
     library = find_library(Path(paddle_lite_lib)) if paddle_lite_lib is not None else None
     sources = demo_sources(with_paddle_lite=library is not None)
@@ -153,7 +158,7 @@ def build_app(model: Union[str, Path], workspace: Workspace, *, paddle_lite_lib:
     settings = _settings(bundled, library, sources.digest(), labels, options)
     final = workspace.root / STAGE / bundled.name / _key(settings)
     if not force and read_manifest(final) is not None:
-        return _result(final, bundled, library, out, reused=True)
+        return _result(workspace, final, bundled, library, out_file, reused=True)
 
     platform = android_platform(workspace)
     keystore = debug_keystore(workspace, tools["keytool"])
@@ -164,7 +169,7 @@ def build_app(model: Union[str, Path], workspace: Workspace, *, paddle_lite_lib:
         write_manifest(tmp, stage=STAGE, model=bundled.name, settings=settings,
                        inputs={"nb": bundled.sha256, "labels": sha256_file(labels)},
                        tools={"edgekit": __version__, "android_platform": platform.origin})
-    return _result(final, bundled, library, out, reused=False)
+    return _result(workspace, final, bundled, library, out_file, reused=False)
 
 
 # ------------------------------------------------------------------------------------ model
@@ -178,8 +183,8 @@ def resolve_model(model: Union[str, Path], workspace: Workspace, *, pretrained: 
     if path.is_file() and path.suffix != ".pdmodel":
         if pretrained is not None:
             raise UsageError(f"--pretrained applies to zoo model names, not to the file {path}")
-        _check_nb(path)
-        return BundledModel(name=_nb_model_name(path), nb_path=path.resolve(), sha256=sha256_file(path),
+        info = _arm_nb(path)
+        return BundledModel(name=_safe_name(info.name), nb_path=path.resolve(), sha256=sha256_file(path),
                             bytes=path.stat().st_size, converted=False)
     if str(model).endswith(".nb"):
         raise InvalidInputError(f"model file {model} does not exist")
@@ -192,32 +197,23 @@ def resolve_model(model: Union[str, Path], workspace: Workspace, *, pretrained: 
                         random_weights=zoo_name and pretrained is None)
 
 
-NB_META_VERSIONS = range(1, 16)
-
-
-def _nb_model_name(path: Path) -> str:
-    """The model's name: from the convert manifest beside a workspace .nb, else the file name."""
-    manifest = read_manifest(path.parent)
-    name = manifest.model if manifest is not None and manifest.stage == "convert" else path.stem
+def _safe_name(name: str) -> str:
+    """The model's name as a folder name of the workspace."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "model"
 
 
-def _check_nb(path: Path) -> None:
-    """InvalidInputError unless ``path`` is a Paddle Lite naive-buffer model with ARM kernels."""
-    with open(path, "rb") as f:
-        header = f.read(18)
-    version = header[2:18].split(b"\0", 1)[0]
-    looks_nb = (len(header) == 18 and int.from_bytes(header[:2], "little") in NB_META_VERSIONS
-                and version.startswith(b"v") and version[1:2].isdigit())
-    if path.suffix != ".nb" or not looks_nb:
+def _arm_nb(path: Path) -> "NbInfo":
+    """What the .nb is (edgekit.nb_info); InvalidInputError unless it is a .nb for phones (arm)."""
+    from edgekit.nb_info import describe_nb, looks_like_nb
+
+    if path.suffix != ".nb" or not looks_like_nb(path):
         raise InvalidInputError(f"{path} is not a Paddle Lite .nb model (expected opt's naive_buffer output, "
                                 "e.g. from 'edgekit convert MODEL --target arm'; pass a model name to convert one)")
-    from edgekit.lite_runtime import inspect_nb
-
-    kernels = inspect_nb(path)
-    if kernels.targets and "arm" not in kernels.targets:
-        raise InvalidInputError(f"{path} was converted for {', '.join(sorted(kernels.targets))}, not for phones; "
+    info = describe_nb(path)
+    if info.target is not None and info.target != "arm":
+        raise InvalidInputError(f"{path} was converted for {info.target}, not for phones; "
                                 "convert it with 'edgekit convert MODEL --target arm'")
+    return info
 
 
 # ----------------------------------------------------------------------------------- assets
@@ -407,26 +403,36 @@ def _key(settings: dict) -> str:
     return artifact_key(settings)
 
 
-def _result(folder: Path, bundled: BundledModel, library: Optional[PaddleLiteLibrary], out: Optional[Path], *,
-            reused: bool) -> AppBuild:
+def _result(workspace: Workspace, folder: Path, bundled: BundledModel, library: Optional[PaddleLiteLibrary],
+            out_file: Optional[Path], *, reused: bool) -> AppBuild:
     apk = folder / APK_NAME
-    copied = _copy(apk, Path(out).expanduser()) if out is not None else None
+    atomic_write_text(workspace.root / STAGE / LATEST_FILE, str(folder.relative_to(workspace.root / STAGE)) + "\n")
+    copied = _copy(apk, out_file) if out_file is not None else None
     return AppBuild(apk=apk, copied_to=copied, package=PACKAGE, version_name=__version__,
                     version_code=version_code(), min_sdk=MIN_SDK, target_sdk=TARGET_SDK, model=bundled,
                     paddle_lite=library, bytes=apk.stat().st_size, sha256=sha256_file(apk), reused=reused)
 
 
-def _copy(apk: Path, out: Path) -> Path:
-    """Copy to ``out`` (a file path, or an existing folder) through a temporary file + rename."""
+def _out_path(out: Path) -> Path:
+    """The file ``--out`` names (an existing folder gets edgekit-demo.apk), checked writable
+    before the build, so a bad path costs seconds, not a whole build."""
     target = out / APK_NAME if out.is_dir() else out
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folders in between are created when copying
+    try:  # a real file, not os.access: root passes every access check, yet cannot write to /proc
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        raise InvalidInputError(f"cannot write the APK to {target}: {folder} is not a writable folder") from None
+    return target
+
+
+def _copy(apk: Path, target: Path) -> Path:
+    """Copy to ``target`` through a temporary file + rename (an APK is a few MiB: read at once)."""
     try:
-        shutil.copyfile(apk, tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        atomic_write_bytes(target, apk.read_bytes())
+    except OSError as e:
+        raise InvalidInputError(f"cannot write the APK to {target}: {e.strerror or e}") from None
     return target.resolve()
 

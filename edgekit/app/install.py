@@ -48,9 +48,15 @@ def apk_native_abis(apk: Path) -> tuple[str, ...]:
 
 
 def latest_apk(workspace) -> Path:
-    """The APK of the workspace's most recent ``edgekit app build``."""
-    from edgekit.app.build import APK_NAME, STAGE
+    """The APK of the workspace's most recent ``edgekit app build`` (a reused build counts: it
+    writes app/latest.txt too); the newest APK folder when that file is missing."""
+    from edgekit.app.build import APK_NAME, LATEST_FILE, STAGE
 
+    pointer = workspace.root / STAGE / LATEST_FILE
+    if pointer.is_file():
+        apk = workspace.root / STAGE / pointer.read_text().strip() / APK_NAME
+        if apk.is_file():
+            return apk
     built = workspace.artifacts(STAGE)
     if not built:
         raise UsageError(f"no APK in the workspace {workspace.root}; build one with "

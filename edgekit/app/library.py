@@ -44,6 +44,8 @@ class PaddleLiteLibrary:
 def find_library(folder: Path) -> PaddleLiteLibrary:
     """The library in ``folder`` (release root or its java/), checked; InvalidInputError naming what is wrong."""
     folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        raise InvalidInputError(f"--paddle-lite-lib {folder} is a file; give the library's folder (expected {LAYOUT})")
     if not folder.is_dir():
         raise InvalidInputError(f"Paddle Lite library folder {folder} does not exist (expected {LAYOUT})")
     java = folder / "java" if (folder / "java").is_dir() else folder
