@@ -402,7 +402,8 @@ def device_group() -> None:
 
 @device_group.command("emulate")
 @click.option("--profile", default="sd855", show_default=True, help="Device profile (opt_configs/devices.yaml).")
-@click.option("--port", default=5555, show_default=True, type=int, help="TCP port to listen on (0: any free one).")
+@click.option("--port", default=5555, show_default=True, type=click.IntRange(0, 65535),
+              help="TCP port to listen on (0: any free one).")
 @click.option("--sandbox", type=click.Path(file_okay=False),
               help="Host folder that is the device's file system [default: a new temporary folder].")
 @click.option("--host", default="127.0.0.1", show_default=True,

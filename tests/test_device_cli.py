@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -63,3 +64,27 @@ def test_emulate_runs_until_stopped(adb_server, run_cli, tmp_path: Path, stop_si
 def test_emulate_refuses_an_unknown_profile(run_cli) -> None:
     result = run_cli("device", "emulate", "--profile", "sd000", "--no-connect", timeout=120)
     assert result.returncode == 2 and "unknown device profile 'sd000'" in result.stderr
+
+
+def test_emulate_refuses_what_it_cannot_listen_on_and_leaves_no_folder(run_cli, tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"  # the emulator's TMPDIR: where its own sandbox would be made
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch)}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        in_use = run_cli("device", "emulate", "--port", port, "--no-connect", env=env, timeout=120)
+    assert in_use.returncode == 2 and f"127.0.0.1:{port}" in in_use.stderr and "--port 0" in in_use.stderr
+    bad_host = run_cli("device", "emulate", "--port", "0", "--host", "999.1.1.1", "--no-connect", env=env,
+                       timeout=120)
+    assert bad_host.returncode == 2 and "999.1.1.1" in bad_host.stderr
+    out_of_range = run_cli("device", "emulate", "--port", "70000", "--no-connect", env=env, timeout=120)
+    assert out_of_range.returncode == 2 and "70000" in out_of_range.stderr
+    spaced = tmp_path / "with space"
+    refused = run_cli("device", "emulate", "--port", "0", "--sandbox", str(spaced), "--no-connect", env=env,
+                      timeout=120)
+    assert refused.returncode == 2 and "may only contain" in refused.stderr
+    for result in (in_use, bad_host, out_of_range, refused):
+        assert "Traceback" not in result.stderr
+    assert list(scratch.iterdir()) == [] and not spaced.exists()

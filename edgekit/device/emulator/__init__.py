@@ -13,6 +13,7 @@ for x86 ``.nb`` files with the flags and output of Paddle Lite's benchmark tool.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -47,20 +48,31 @@ class VirtualDevice:
         if unknown:
             raise UsageError(f"the virtual device does not implement {', '.join(sorted(unknown))} "
                              f"(it has {', '.join(_device_files.FEATURES)})")
-        self._owns_sandbox = sandbox is None
-        root = Path(sandbox) if sandbox is not None else Path(tempfile.mkdtemp(prefix="edgekit-vd-"))
-        root.mkdir(parents=True, exist_ok=True)
-        self._sandbox = Sandbox(root)
+        if not 0 <= port <= 65535:
+            raise UsageError(f"port {port} is out of range (0-65535; 0 picks a free one)")
+        if sandbox is not None:
+            Sandbox(Path(sandbox))  # UsageError for a path it cannot use, before anything is created
         if host not in (LOOPBACK, "localhost", "::1"):
             log.warning("virtual device listens on %s: anyone who reaches it can run commands on this host", host)
-        banner = _device_files.banner(_device_files.properties(self.profile, ""),
-                                      _device_files.FEATURES if features is None else tuple(features))
-        self._adbd = Adbd(self._sandbox, banner, host=host, port=port)
-        self.host = host
-        self.port = self._adbd.port
-        self.serial: str = serial or f"edgekit-{self.profile.name}-{self.port}"
-        self.properties = _device_files.properties(self.profile, self.serial)
-        _device_files.populate(self._sandbox.root, self.profile, self.properties)
+        self._owns_sandbox = sandbox is None
+        root = Path(sandbox) if sandbox is not None else Path(tempfile.mkdtemp(prefix="edgekit-vd-"))
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            self._sandbox = Sandbox(root)
+            banner = _device_files.banner(_device_files.properties(self.profile, ""),
+                                          _device_files.FEATURES if features is None else tuple(features))
+            self._adbd = _listen(self._sandbox, banner, host, port)
+            self.host = host
+            self.port = self._adbd.port
+            self.serial: str = serial or f"edgekit-{self.profile.name}-{self.port}"
+            self.properties = _device_files.properties(self.profile, self.serial)
+            _device_files.populate(self._sandbox.root, self.profile, self.properties)
+        except BaseException:
+            if hasattr(self, "_adbd"):
+                self._adbd.stop()
+            if self._owns_sandbox:
+                shutil.rmtree(root, ignore_errors=True)  # a failed start leaves no empty folder behind
+            raise
         self._running = False
 
     @property
@@ -102,6 +114,16 @@ class VirtualDevice:
 
     def __repr__(self) -> str:
         return f"VirtualDevice({self.profile.name!r}, address={self.address!r}, serial={self.serial!r})"
+
+
+def _listen(sandbox: Sandbox, banner: bytes, host: str, port: int) -> Adbd:
+    """The adbd, listening; UsageError naming the address when it cannot be had."""
+    try:
+        return Adbd(sandbox, banner, host=host, port=port)
+    except OSError as e:
+        hint = ("; another virtual device or emulator may hold it (--port 0 picks a free one)"
+                if e.errno == errno.EADDRINUSE else "")
+        raise UsageError(f"the virtual device cannot listen on {host}:{port}: {e.strerror or e}{hint}") from None
 
 
 LAUNCHER = """#!{python}
