@@ -20,14 +20,11 @@ The virtual device's binary is a Python launcher that imports Paddle Lite before
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import socket
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
@@ -35,29 +32,11 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 from edgekit.bench.runner import BenchOptions, bench_models  # noqa: E402
 from edgekit.convert import convert_model  # noqa: E402
 from edgekit.device import connect_device, disconnect_device  # noqa: E402
-from edgekit.device.servers import adb_executable, start_server  # noqa: E402
+from edgekit.device.servers import private_server  # noqa: E402
 from edgekit.device.emulator import VirtualDevice  # noqa: E402
 from edgekit.workspace import Workspace  # noqa: E402
 
 DEFAULT_MODELS = ("ShuffleNetV2_x0_25", "MobileNetV3_small_x0_35", "MobileNetV1_x0_25")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def adb_server() -> Iterator[str]:
-    import subprocess
-
-    port = free_port()
-    start_server("127.0.0.1", port)
-    try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([adb_executable(), "-P", str(port), "kill-server"], capture_output=True, timeout=30)
 
 
 def binary_ms(latency: dict, warmup: int, repeats: int) -> float:
@@ -70,7 +49,7 @@ def binary_ms(latency: dict, warmup: int, repeats: int) -> float:
 
 def measure(models: list[str], warmup: int, repeats: int) -> list[dict]:
     rows = []
-    with tempfile.TemporaryDirectory(prefix="edgekit-overhead-") as tmp, adb_server() as server, \
+    with tempfile.TemporaryDirectory(prefix="edgekit-overhead-") as tmp, private_server() as server, \
             VirtualDevice("sd855") as device:
         workspace = Workspace.open(Path(tmp) / "ws")
         connect_device(device.address, server)

@@ -17,47 +17,28 @@ median, p90, min, max).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
 from edgekit.device import select_device  # noqa: E402
-from edgekit.device.adb import connect_device, disconnect_device, start_server  # noqa: E402
+from edgekit.device.adb import connect_device, disconnect_device, parse_server  # noqa: E402
 from edgekit.device.emulator import VirtualDevice  # noqa: E402
+from edgekit.device.servers import private_server  # noqa: E402
 
 COMMAND = "echo ok"
 WARMUP = 5
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def adb_server() -> Iterator[int]:
-    port = free_port()
-    # No scan of the emulator ports 5555-5585: only our device is on this server.
-    os.environ["ADB_LOCAL_TRANSPORT_MAX_PORT"] = "5553"
-    start_server("127.0.0.1", port)
-    try:
-        yield port
-    finally:
-        subprocess.run(["adb", "-P", str(port), "kill-server"], capture_output=True, timeout=30)
 
 
 def time_calls(call: Callable[[], None], calls: int) -> list[float]:
@@ -88,8 +69,9 @@ def measure(calls: int) -> dict:
     import adbutils
 
     results = {}
-    with adb_server() as port, tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
-        server = f"127.0.0.1:{port}"
+    # a private server: no emulator port probing, only our device is on it
+    with private_server() as server, tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
+        port = parse_server(server)[1]
         with VirtualDevice("sd855", sandbox=Path(tmp) / "device") as vd:
             connect_device(vd.address, server)
             try:

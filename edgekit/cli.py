@@ -413,24 +413,34 @@ def device_group() -> None:
               help="Run `adb connect` on the adb server once listening.")
 @click.option("--adb-server", metavar="HOST:PORT",
               help="adb server for --connect [default $ANDROID_ADB_SERVER_ADDRESS/PORT or 127.0.0.1:5037].")
+@click.option("--private-adb-server", "private", is_flag=True,
+              help="Start an adb server of its own on a free port for --connect (stopped with the device); "
+                   "its address is printed. It lists this device only.")
 @json_option
 def device_emulate(profile: str, port: int, sandbox: Optional[str], host: str, serial: Optional[str],
-                   connect: bool, adb_server: Optional[str], as_json: bool) -> None:
+                   connect: bool, adb_server: Optional[str], private: bool, as_json: bool) -> None:
     """Run a virtual Android device in the foreground until Ctrl-C. Its shell runs host commands."""
+    import contextlib
     import signal
     import threading
     from pathlib import Path
 
     from edgekit.device.adb import connect_device, default_server, disconnect_device
     from edgekit.device.emulator import VirtualDevice
+    from edgekit.device.servers import private_server
+    from edgekit.errors import UsageError
 
+    if private and (adb_server or not connect):
+        raise UsageError("--private-adb-server starts the server to connect to: "
+                         "not with --adb-server or --no-connect")
     exposure = "" if host.startswith("127.") or host == "localhost" else f", for anyone who can reach {host}"
     click.echo(f"edgekit: warning: the virtual device runs shell commands on this host as you{exposure}",
                err=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop cleanly (disconnect) on kill
-    server = adb_server or default_server()
-    with VirtualDevice(profile, port=port, sandbox=Path(sandbox) if sandbox else None, host=host,
-                       serial=serial) as vd:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(private_server()) if private else (adb_server or default_server())
+        vd = stack.enter_context(VirtualDevice(profile, port=port, sandbox=Path(sandbox) if sandbox else None,
+                                               host=host, serial=serial))
         if connect:
             connect_device(vd.address, server)
         state = {"address": vd.address, "serial": vd.serial, "profile": vd.profile.name,

@@ -11,7 +11,6 @@
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 edgekit="$repo/.venv/bin/edgekit"
-python="$repo/.venv/bin/python"
 export EDGEKIT_WORKSPACE="${EDGEKIT_WORKSPACE:-$repo/.workspace}"
 model=MobileNetV3_large_x1_0_ssld
 
@@ -34,31 +33,29 @@ if ! command -v adb >/dev/null; then
         exit 3
     fi
 fi
-port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-server="127.0.0.1:$port"
 run_dir=$(mktemp -d)
 emulator_pid=""
 cleanup() {
     if [[ -n $emulator_pid ]]; then
-        kill "$emulator_pid" 2>/dev/null || true  # SIGTERM: it disconnects and stops
+        kill "$emulator_pid" 2>/dev/null || true  # SIGTERM: it disconnects, stops its adb server and exits
         wait "$emulator_pid" 2>/dev/null || true
     fi
-    adb -P "$port" kill-server >/dev/null 2>&1 || true
     rm -rf "$run_dir"
 }
 trap cleanup EXIT
 
-say "virtual sd855 device on a private adb server ($server)"
-# no emulator port scan (5555-5585): only the device started here appears on this server
-ADB_LOCAL_TRANSPORT_MAX_PORT=5553 adb -P "$port" start-server
-"$edgekit" device emulate --profile sd855 --port 0 --adb-server "$server" --json >"$run_dir/device.json" &
+say "virtual sd855 device on a private adb server"
+# --private-adb-server: an adb server of its own on a free port, which probes no emulator port, so
+# only the device started here appears on it; it stops with the device
+"$edgekit" device emulate --profile sd855 --port 0 --private-adb-server --json >"$run_dir/device.json" &
 emulator_pid=$!
 for _ in $(seq 100); do
-    grep -q '"address"' "$run_dir/device.json" 2>/dev/null && break
+    grep -q '^}' "$run_dir/device.json" 2>/dev/null && break  # the whole JSON document is there
     kill -0 "$emulator_pid" 2>/dev/null || { echo "main_job: the virtual device did not start" >&2; exit 5; }
     sleep 0.2
 done
-grep -q '"address"' "$run_dir/device.json" || { echo "main_job: the virtual device did not start" >&2; exit 5; }
+server=$(sed -n 's/^ *"adb_server": "\(.*\)",*$/\1/p' "$run_dir/device.json")
+[[ -n $server ]] || { echo "main_job: the virtual device did not start" >&2; exit 5; }
 "$edgekit" devices --adb-server "$server"
 
 say "bench fp32 and int8 on it (the seed's conditions: warmup 10, repeats 30, 1 thread, 1x3x224x224)"

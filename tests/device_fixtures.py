@@ -10,8 +10,8 @@ Fixtures:
   second_adb_server_with_device  a VirtualDevice (sd855) connected to the second server.
   make_virtual_device            factory: make_virtual_device(adb_server, profile="sd855", ...).
 
-The servers do not probe the emulator ports 5555-5585 (ADB_LOCAL_TRANSPORT_MAX_PORT below 5555),
-so a virtual device someone runs on 5555 cannot appear in a test.
+The servers are edgekit.device.servers.private_server()s: they do not probe the emulator ports
+5555-5585, so a virtual device someone runs on 5555 cannot appear in a test.
 """
 
 from __future__ import annotations
@@ -19,10 +19,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import os
-import shutil
-import socket
-import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
@@ -31,37 +27,19 @@ import pytest
 if TYPE_CHECKING:
     from edgekit.device.emulator import VirtualDevice
 
-ADB_START_TIMEOUT = 30
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def adb_server_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in ("ANDROID_ADB_SERVER_PORT", "ANDROID_ADB_SERVER_ADDRESS", "ANDROID_SERIAL", "ADB_EMU"):
-        env.pop(name, None)
-    env["ADB_LOCAL_TRANSPORT_MAX_PORT"] = "5553"  # below 5555: no emulator port scan
-    return env
-
 
 @contextlib.contextmanager
 def running_adb_server() -> Iterator[str]:
     """A fresh adb server on a free loopback port; killed on exit."""
-    adb = shutil.which("adb")
-    if adb is None:
-        pytest.skip("the adb command is not installed (scripts/bootstrap.sh --test installs it)")
-    port = _free_port()
-    subprocess.run([adb, "-P", str(port), "start-server"], check=True, capture_output=True,
-                   timeout=ADB_START_TIMEOUT, env=adb_server_env(), stdin=subprocess.DEVNULL)
+    from edgekit.device.servers import adb_executable, private_server
+    from edgekit.errors import MissingDependencyError
+
     try:
-        yield f"127.0.0.1:{port}"
-    finally:
-        subprocess.run([adb, "-P", str(port), "kill-server"], capture_output=True, timeout=ADB_START_TIMEOUT,
-                       env=adb_server_env(), stdin=subprocess.DEVNULL)
+        adb_executable()
+    except MissingDependencyError:
+        pytest.skip("the adb command is not installed (scripts/bootstrap.sh --test installs it)")
+    with private_server() as address:
+        yield address
 
 
 @dataclasses.dataclass

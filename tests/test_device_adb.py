@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from device_fixtures import _free_port, adb_server_env
 
 from edgekit.device import Device, list_devices, parse_server, select_device, select_devices
 from edgekit.device.adb import connect_device, load_devices_file
+from edgekit.device.servers import free_port, kill_server, server_running
 from edgekit.errors import (ConfigError, DeviceError, DeviceLostError, DeviceNotFoundError, DeviceTimeoutError,
                             InvalidInputError, UsageError)
 
@@ -211,13 +211,24 @@ def test_selection_by_profile_and_serial(adb_server, virtual_device, make_virtua
     assert select_device(adb_servers=servers).info.serialno == other.serial
 
 
-def test_a_local_adb_server_is_started_when_needed() -> None:
-    port = _free_port()
-    address = f"127.0.0.1:{port}"
+def test_the_default_adb_server_is_started_when_needed(monkeypatch) -> None:
+    port = free_port()
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(port))  # the default server, as for the adb client
+    monkeypatch.setenv("ADB_LOCAL_TRANSPORT_MAX_PORT", "5553")  # no emulator someone runs on 5555
     try:
-        assert list_devices([address]) == []
+        assert list_devices() == []
+        assert server_running("127.0.0.1", port)
     finally:
-        subprocess.run(["adb", "-P", str(port), "kill-server"], capture_output=True, timeout=30, env=adb_server_env())
+        kill_server(port)
+
+
+def test_a_named_adb_server_that_is_not_running_is_not_started(run_cli) -> None:
+    port = free_port()
+    with pytest.raises(DeviceError, match=f"adb server 127.0.0.1:{port} is not reachable"):
+        list_devices([f"127.0.0.1:{port}"])
+    result = run_cli("devices", "--adb-server", f"127.0.0.1:{port}", timeout=120)
+    assert result.returncode == 5 and f"adb -P {port} start-server" in result.stderr
+    assert not server_running("127.0.0.1", port)
 
 
 def test_install_reports_the_device_answer(virtual_device, tmp_path: Path) -> None:

@@ -16,10 +16,14 @@ import pytest
 
 from conftest import REPO
 
+from edgekit.device.adb import parse_server
+from edgekit.device.servers import server_running
+
 
 def start_emulator(adb_server: str, sandbox: Path, *extra: str) -> tuple[subprocess.Popen, dict]:
+    server = ["--adb-server", adb_server] if adb_server else ["--private-adb-server"]
     proc = subprocess.Popen([sys.executable, "-m", "edgekit", "device", "emulate", "--port", "0", "--profile",
-                             "sd845", "--sandbox", str(sandbox), "--adb-server", adb_server, "--json", *extra],
+                             "sd845", "--sandbox", str(sandbox), *server, "--json", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
     text = ""
@@ -88,3 +92,21 @@ def test_emulate_refuses_what_it_cannot_listen_on_and_leaves_no_folder(run_cli, 
     for result in (in_use, bad_host, out_of_range, refused):
         assert "Traceback" not in result.stderr
     assert list(scratch.iterdir()) == [] and not spaced.exists()
+
+
+def test_emulate_with_a_private_adb_server_stops_it_too(run_cli, tmp_path: Path) -> None:
+    proc, state = start_emulator("", tmp_path / "phone", "--serial", "private-one")
+    try:
+        server = state["adb_server"]
+        assert server_running(*parse_server(server))
+        assert listed_serials(run_cli, server) == {"private-one"}  # its own server lists it alone
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert "Traceback" not in stderr
+    deadline = time.monotonic() + 10
+    while server_running(*parse_server(server)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not server_running(*parse_server(server))
+    both = run_cli("device", "emulate", "--private-adb-server", "--no-connect", timeout=60)
+    assert both.returncode == 2 and "--no-connect" in both.stderr

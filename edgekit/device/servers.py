@@ -1,5 +1,9 @@
 """adb servers: addresses, the default one, starting a local one, ``adb connect``, devices files.
 
+Only the default server ($ANDROID_ADB_SERVER_ADDRESS/PORT, else 127.0.0.1:5037) is started when it
+is not running, as the adb client does; an address the user names must be running already.
+``private_server()`` starts a server of one's own on a free port (tests, benchmarks, scripts).
+
 A devices file (``--devices-file``, $EDGEKIT_DEVICES_FILE) lists the adb servers to read devices
 from, on this host or others, and device addresses to ``adb connect`` through each::
 
@@ -19,7 +23,7 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Mapping, Optional, Sequence
 
 import adbutils
 
@@ -29,6 +33,11 @@ DEFAULT_SERVER_HOST = "127.0.0.1"
 DEFAULT_SERVER_PORT = 5037
 SERVER_START_TIMEOUT = 20.0
 DEVICES_FILE_ENV = "EDGEKIT_DEVICES_FILE"
+# adb servers probe the emulator ports 5555-5585 for devices; a private server probes none below
+# this, so only the devices connected to it on purpose appear (not an emulator someone runs).
+NO_EMULATOR_SCAN = "5553"
+# What the adb client reads from the environment, which a private server must not inherit.
+ADB_CLIENT_VARIABLES = ("ANDROID_ADB_SERVER_PORT", "ANDROID_ADB_SERVER_ADDRESS", "ANDROID_SERIAL", "ADB_EMU")
 
 
 def parse_server(address: str) -> tuple[str, int]:
@@ -79,11 +88,12 @@ def adb_executable() -> str:
     return found
 
 
-def start_server(host: str, port: int) -> None:
+def start_server(host: str, port: int, env: Optional[Mapping[str, str]] = None) -> None:
     """Start an adb server on a loopback port, as ``adb -P PORT start-server`` does."""
     try:
         proc = subprocess.run([adb_executable(), "-P", str(port), "start-server"], capture_output=True,
-                              text=True, timeout=SERVER_START_TIMEOUT, stdin=subprocess.DEVNULL)
+                              text=True, timeout=SERVER_START_TIMEOUT, stdin=subprocess.DEVNULL,
+                              env=dict(env) if env is not None else None)
     except subprocess.TimeoutExpired:
         raise DeviceError(f"adb server on port {port} did not start within {SERVER_START_TIMEOUT:.0f} s") from None
     if proc.returncode != 0 or not server_running(host, port):
@@ -93,14 +103,50 @@ def start_server(host: str, port: int) -> None:
 
 
 def ensure_server(address: str) -> tuple[str, int]:
-    """(host, port) of a running adb server: a local one is started when it is not running."""
+    """(host, port) of a running adb server; the default local server is started when it is not
+    running (as adb does), any other address must be running (DeviceError otherwise)."""
     host, port = parse_server(address)
     if server_running(host, port):
         return host, port
-    if not _is_loopback(host):
-        raise DeviceError(f"adb server {address} is not reachable")
+    default = default_server()
+    if (host, port) != parse_server(default) or not _is_loopback(host):
+        raise DeviceError(f"adb server {address} is not reachable (edgekit starts only the default server, "
+                          f"{default}; start this one with: adb -P {port} start-server)")
     start_server(host, port)
     return host, port
+
+
+def free_port(host: str = DEFAULT_SERVER_HOST) -> int:
+    """A TCP port nothing listens on now (the system's pick)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def private_server_env() -> dict[str, str]:
+    """The environment of a private adb server: no client variables, no emulator port probing."""
+    env = {k: v for k, v in os.environ.items() if k not in ADB_CLIENT_VARIABLES}
+    env["ADB_LOCAL_TRANSPORT_MAX_PORT"] = NO_EMULATOR_SCAN
+    return env
+
+
+def kill_server(port: int) -> None:
+    """``adb -P PORT kill-server``; silent when none runs there."""
+    with contextlib.suppress(subprocess.SubprocessError, OSError):
+        subprocess.run([adb_executable(), "-P", str(port), "kill-server"], capture_output=True,
+                       timeout=SERVER_START_TIMEOUT, env=private_server_env(), stdin=subprocess.DEVNULL)
+
+
+@contextlib.contextmanager
+def private_server() -> Iterator[str]:
+    """An adb server of one's own on a free loopback port, killed on exit; yields "HOST:PORT".
+    It probes no emulator port, so it lists only the devices connected to it."""
+    port = free_port()
+    start_server(DEFAULT_SERVER_HOST, port, env=private_server_env())
+    try:
+        yield format_server(DEFAULT_SERVER_HOST, port)
+    finally:
+        kill_server(port)
 
 
 def client_for(address: str) -> adbutils.AdbClient:
