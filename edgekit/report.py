@@ -67,6 +67,7 @@ class ReportRow:
 class Report:
     rows: tuple[ReportRow, ...]
     plots: tuple[Path, ...] = ()
+    profile: Optional[str] = None  # the --device filter, for saying what is missing
 
     def to_dict(self) -> dict:
         return {"rows": [r.to_dict() for r in self.rows], "plots": [str(p) for p in self.plots]}
@@ -82,15 +83,20 @@ def build_rows(records: Iterable[BenchRecord], *, profile: Optional[str] = None)
 
 def make_report(workspace: Workspace, *, profile: Optional[str] = None,
                 plots_dir: Optional[Path] = None) -> Report:
-    """The report of the workspace's results store (and its plots when ``plots_dir`` is given)."""
+    """The report of the workspace's results store (and its plots when ``plots_dir`` is given).
+    ``profile`` must be a device profile of devices.yaml (ConfigError naming the known ones)."""
+    if profile is not None:
+        from edgekit.device.profiles import load_profile
+
+        load_profile(profile)
     rows = build_rows(ResultStore.for_workspace(workspace).records(), profile=profile)
     plots = write_plots(rows, plots_dir) if plots_dir is not None else []
-    return Report(tuple(rows), tuple(plots))
+    return Report(tuple(rows), tuple(plots), profile)
 
 
 def render(report: Report, fmt: str) -> str:
     if fmt == "md":
-        return render_markdown(report.rows)
+        return render_markdown(report.rows, profile=report.profile)
     if fmt == "csv":
         return render_csv(report.rows)
     if fmt == "json":
@@ -171,8 +177,11 @@ MD_HEADERS = ("Model", "Device", "Threads", "Latency (ms)", "Storage (MiB)", "SD
               "SD855 storage (M)", "Δ latency", "Δ storage")
 
 
-def render_markdown(rows: Sequence[ReportRow]) -> str:
+def render_markdown(rows: Sequence[ReportRow], *, profile: Optional[str] = None) -> str:
     """A Markdown table like the seed's "Inference speed and storage size based on SD855"."""
+    if not rows and profile is not None:
+        return (f"No benchmark results for device profile {profile} (run `edgekit bench --device {profile}` "
+                f"or `edgekit results import --device {profile}`).")
     if not rows:
         return "No benchmark results yet (run `edgekit bench` or `edgekit results import`)."
     lines = ["| " + " | ".join(MD_HEADERS) + " |", "|" + "|".join([":--"] * 2 + ["--:"] * 7) + "|"]
@@ -234,12 +243,12 @@ def write_plots(rows: Sequence[ReportRow], folder: Path) -> list[Path]:
 
 
 def _plot_png(rows: Sequence[ReportRow], axis: str) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display: files only
+    # A bare Figure on the Agg canvas: no pyplot, so the caller's backend choice is left alone.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     figure = Figure(figsize=(9, 6), dpi=110)
+    FigureCanvasAgg(figure)
     ax = figure.subplots()
     markers = _family_markers(rows)
     colors = {family: f"C{i}" for i, family in enumerate(markers)}

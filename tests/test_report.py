@@ -5,13 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from edgekit import reference
 from edgekit.bench.results import BenchRecord, ResultStore, new_run_id, now_iso, precision_of
-from edgekit.errors import UsageError
+from edgekit.errors import ConfigError, UsageError
 from edgekit.report import MIB, PLOT_FILES, build_rows, make_report, render, render_csv, render_markdown
 from edgekit.workspace import Workspace
 
@@ -116,3 +118,22 @@ def test_make_report_reads_the_store_filters_by_device_and_writes_plots(tmp_path
 def test_unknown_format_is_a_usage_error(tmp_path: Path):
     with pytest.raises(UsageError, match="'html'"):
         render(make_report(Workspace.open(tmp_path)), "html")
+
+
+def test_a_device_filter_is_checked_and_named_when_it_has_no_results(tmp_path: Path):
+    workspace = Workspace.open(tmp_path / "ws")
+    ResultStore.for_workspace(workspace).append(record("MobileNetV1", 30.0, 16 * MIB))
+    with pytest.raises(ConfigError, match="unknown device profile 'nope'"):
+        make_report(workspace, profile="nope")
+    empty = make_report(workspace, profile="sd865")
+    assert render(empty, "md").startswith("No benchmark results for device profile sd865")
+
+
+def test_plots_leave_the_callers_matplotlib_backend_alone(tmp_path: Path):
+    script = ("import sys, matplotlib; matplotlib.use('pdf'); from pathlib import Path; "
+              "from edgekit.report import write_plots; write_plots([], Path(sys.argv[1])); "
+              "print(matplotlib.get_backend())")
+    out = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    assert out.strip() == "pdf"
+    assert (tmp_path / PLOT_FILES["latency"]).read_bytes()[:4] == b"\x89PNG"
