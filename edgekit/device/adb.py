@@ -298,8 +298,10 @@ class Device:
                     code, out, err = self._shell_v1(text, deadline)
             except (socket.timeout, adbutils.AdbTimeout):
                 if deadline is not None and time.monotonic() >= deadline - 0.05:
-                    raise DeviceTimeoutError(f"{action} on {self.serial} ran past {timeout:g} s; "
-                                             f"it was stopped") from None
+                    # adbd stops a shell-protocol command when its stream closes; an old adbd (v1)
+                    # only closes its stdin
+                    fate = "it was stopped" if v2 else "the device (no shell_v2) may still be running it"
+                    raise DeviceTimeoutError(f"{action} on {self.serial} ran past {timeout:g} s; {fate}") from None
                 raise
         return ShellResult(text, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 

@@ -6,8 +6,11 @@
   5 window size ("rows x cols,xpixels x ypixels" in ASCII).
 * An empty command, or the ``pty`` argument, gets a pseudo-terminal (interactive ``adb shell``).
 
-Commands run with /bin/sh in their own process group; when the stream closes before they finish
-(the client was killed or timed out) the group gets SIGHUP, then SIGKILL, as adbd does.
+Commands run with /bin/sh in their own process group. When the stream closes before they finish,
+what happens is what adbd does: with the shell protocol (the client was killed or timed out) or a
+pty the group gets SIGHUP, then SIGKILL; a raw v1 stream (``exec:``, ``shell:`` without a pty) only
+closes the command's stdin and lets it run to its end, so ``echo hi | adb exec-in 'cat > f'``
+writes ``f``. Output nobody can receive any more is read and dropped, so the command never blocks.
 """
 
 from __future__ import annotations
@@ -103,22 +106,28 @@ class ShellSession:
 
     def _pump_output(self, fd: int, packet_id: int) -> None:
         rewriter = OutputRewriter(str(self.sandbox.root).encode())
+        sending = True
+        while True:
+            try:
+                data = os.read(fd, READ_SIZE)
+            except OSError:  # EIO from a pty master once the child side is closed
+                data = b""
+            if not data:
+                break
+            if sending:
+                sending = self._send_output(packet_id, rewriter.feed(data))
+            # else: the host is gone; keep draining so the command never blocks on a full pipe
+        if sending:
+            self._send_output(packet_id, rewriter.flush())
+
+    def _send_output(self, packet_id: int, data: bytes) -> bool:
+        """Send ``data`` (when there is any); False once the stream is closed."""
         try:
-            while True:
-                try:
-                    data = os.read(fd, READ_SIZE)
-                except OSError:  # EIO from a pty master once the child side is closed
-                    data = b""
-                if not data:
-                    break
-                out = rewriter.feed(data)
-                if out:
-                    self._send(packet_id, out)
-            tail = rewriter.flush()
-            if tail:
-                self._send(packet_id, tail)
+            if data:
+                self._send(packet_id, data)
+            return True
         except StreamClosed:
-            pass
+            return False
 
     # -- input from the host --------------------------------------------------------------------
 
@@ -142,10 +151,11 @@ class ShellSession:
         if stdin_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(stdin_fd)
-        if not self._finished:
+        if not self._finished and (self.request.v2 or self._pty_master is not None):
             # The host went away before the command finished: stop it and whatever it started
             # (even if the shell itself is gone, a child may still hold the output open).
             _kill_group(proc)
+        # A raw v1 stream: the command saw its stdin close and runs to its end, as under adbd.
 
     def _handle_packet(self, packet_id: int, data: bytes, stdin_fd: Optional[int]) -> Optional[int]:
         if packet_id == ID_STDIN:

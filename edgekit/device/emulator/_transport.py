@@ -4,6 +4,7 @@ One ``Transport`` per TCP connection from an adb server. Its reader thread dispa
 each OPEN starts the named service in its own thread on a ``Stream``. Flow control is adb's
 original one: a WRTE may be sent only after the peer's OKAY for the previous one, in both
 directions, so a stream acknowledges the host's data (OKAY) only when its service has taken it.
+WRTEs a host sends early are queued (up to MAX_QUEUED_BYTES), as adbd queues them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from edgekit.device.emulator import _wire as wire
 from edgekit.device.emulator._wire import Message
 
 log = logging.getLogger(__name__)
+MAX_QUEUED_BYTES = 8 * wire.MAX_PAYLOAD  # host data a stream holds before its service takes it
 
 # A service gets its stream and runs until done; None from the resolver means "no such service".
 Service = Callable[["Stream"], None]
@@ -38,6 +40,7 @@ class Stream:
         self.destination = destination
         self._cond = threading.Condition()
         self._inbox: Deque[bytes] = collections.deque()
+        self._queued = 0  # bytes in the inbox
         self._buffer = bytearray()
         self._may_send = True  # the host's OPEN implies a READY for our first WRTE
         self._closed = False
@@ -47,10 +50,15 @@ class Stream:
     # -- called by the transport's reader thread ------------------------------------------
 
     def _deliver(self, payload: bytes) -> None:
+        # A host should wait for our OKAY before its next WRTE, but adb servers send what is left
+        # in a burst when their client closes (exec-in); adbd queues such WRTEs, and so do we,
+        # up to a bound that only a runaway host reaches.
         with self._cond:
-            if self._inbox:
-                raise wire.ProtocolError(f"second WRTE on stream {self.local_id} before our OKAY")
+            if self._queued + len(payload) > MAX_QUEUED_BYTES:
+                raise wire.ProtocolError(f"host sent more than {MAX_QUEUED_BYTES} bytes on stream "
+                                         f"{self.local_id} without waiting for our OKAY")
             self._inbox.append(payload)
+            self._queued += len(payload)
             self._cond.notify_all()
 
     def _ready(self) -> None:
@@ -81,6 +89,7 @@ class Stream:
             if not self._inbox:
                 return None
             payload = self._inbox.popleft()
+            self._queued -= len(payload)
         # Acknowledge only now that the service has the data: the host's next WRTE may come.
         self.transport.send(Message(wire.A_OKAY, self.local_id, self.remote_id))
         return payload
