@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import struct
 import subprocess
 from pathlib import Path
 
@@ -191,3 +192,29 @@ def test_edgekit_device_reports_the_refusal(virtual_device, escape_setup: dict, 
         device.pull("/data/local/tmp/etc_link/passwd", tmp_path / "stolen")
     assert device.stat("/data/local/tmp/etc_link/passwd") is None
     assert not (escape_setup["outside"] / "new.txt").exists()
+
+
+def raw_sync_reply(device: adbutils.AdbDevice, request: bytes, path: bytes) -> tuple[bytes, bytes]:
+    """(id, data) of the device's first answer to a sync request."""
+    connection = device.open_transport()
+    try:
+        connection.send_command("sync:")
+        connection.check_okay()
+        connection.conn.sendall(request + struct.pack("<I", len(path)) + path)
+        reply, length = struct.unpack("<4sI", connection.read(8))
+        return reply, connection.read(length) if reply == b"FAIL" else b""
+    finally:
+        connection.close()
+
+
+def test_a_nul_byte_in_a_path_is_a_failure_reply(virtual_device, tmp_path: Path) -> None:
+    device = adbutils_device(virtual_device)
+    reply, reason = raw_sync_reply(device, b"RECV", b"/data/local\0/tmp/x")
+    assert reply == b"FAIL" and b"Invalid argument" in reason
+    payload = tmp_path / "payload.txt"
+    payload.write_text("data")
+    with pytest.raises(DeviceError, match="Invalid argument"):
+        edgekit_device(virtual_device).push(payload, "/data/local/tmp/a\0b", skip_unchanged=False)
+    assert device.sync.stat("/data/local\0/tmp").mode == 0
+    assert device.sync.list("/data\0") == []
+    assert device.shell2("echo still here").output == "still here\n"

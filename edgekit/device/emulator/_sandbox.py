@@ -72,6 +72,8 @@ class Sandbox:
 
     def _lexical(self, device_path: str) -> str:
         """The device path made absolute and normal; SandboxEscape when ``..`` climbs above /."""
+        if "\0" in device_path:  # no file name holds NUL (the kernel would answer EINVAL too)
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), device_path.replace("\0", "\\0"))
         path = device_path if device_path.startswith("/") else "/" + device_path
         depth = 0
         for part in path.split("/"):

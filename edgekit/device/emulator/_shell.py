@@ -226,8 +226,8 @@ class ShellSession:
             return
         try:
             proc, stdin_fd, stdout_fd, stderr_fd = self._spawn()
-        except OSError as e:
-            self._refuse(e.strerror or "cannot run the command", 127)
+        except (OSError, ValueError) as e:  # ValueError: a NUL byte in the command
+            self._refuse(getattr(e, "strerror", None) or str(e) or "cannot run the command", 127)
             return
         pumps = [threading.Thread(target=self._pump_output, args=(stdout_fd, ID_STDOUT), daemon=True)]
         if stderr_fd is not None:
