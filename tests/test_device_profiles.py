@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from edgekit.device.profiles import GENERIC_ARM64, list_profiles, load_profile, match_profile
@@ -55,3 +58,14 @@ def test_unknown_profile_names_the_known_ones() -> None:
 ])
 def test_match_profile(props: dict, expected: str) -> None:
     assert match_profile(props) == expected
+
+
+def test_profiles_and_the_stages_that_read_them_do_not_import_adbutils():
+    script = ("import sys; import edgekit.device.profiles as p, edgekit.bench.imports, edgekit.report; "
+              "p.load_profile('sd855'); print(sorted(m for m in ('adbutils', 'edgekit.device.adb') "
+              "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"
+    from edgekit.device import Device, load_profile as loaded  # the package's names still resolve, on first use
+
+    assert Device.__module__ == "edgekit.device.adb" and loaded is load_profile
