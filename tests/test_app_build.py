@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -206,11 +207,19 @@ def test_apk_without_library_is_signed_launchable_and_bundles_model_and_labels(b
 
     info = badging(apk)
     assert "package: name='org.edgekit.demo' versionCode='100' versionName='0.1.0'" in info
+    manifest = subprocess.run(["aapt", "dump", "xmltree", str(apk), "AndroidManifest.xml"], capture_output=True,
+                              text=True, check=True, timeout=120).stdout
+    # the camera writes through a content:// URI of the app's own provider, granted per capture
+    provider = manifest.split("E: provider", 1)[1].split("E: ", 1)[0]
+    assert '=".PhotoProvider"' in provider and '="org.edgekit.demo.photos"' in provider
+    assert re.search(r"android:exported\(0x[0-9a-f]+\)=\(type 0x12\)0x0\b", provider)
+    assert re.search(r"android:grantUriPermissions\(0x[0-9a-f]+\)=\(type 0x12\)0xffffffff", provider)
     assert "launchable-activity: name='org.edgekit.demo.MainActivity'" in info
     assert "sdkVersion:'23'" in info and "targetSdkVersion:'23'" in info
 
     classes = dex_classes(apk)
     for name in ("org.edgekit.demo.MainActivity", "org.edgekit.demo.SettingsActivity", "org.edgekit.demo.R",
+                 "org.edgekit.demo.PhotoProvider",
                  "org.edgekit.demo.core.LinearResize", "org.edgekit.demo.core.Preprocessor",
                  "org.edgekit.demo.core.TopK", "org.edgekit.demo.core.Labels"):
         assert name in classes

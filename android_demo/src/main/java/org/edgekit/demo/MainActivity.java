@@ -8,7 +8,6 @@ import android.content.pm.PackageManager;
 import android.graphics.Bitmap;
 import android.net.Uri;
 import android.os.Bundle;
-import android.os.Environment;
 import android.provider.MediaStore;
 import android.view.View;
 import android.widget.Button;
@@ -131,14 +130,16 @@ public class MainActivity extends Activity {
     }
 
     private void takePhoto() {
-        File folder = getExternalFilesDir(Environment.DIRECTORY_PICTURES);
-        if (folder == null) {
-            folder = getCacheDir();
+        cameraFile = PhotoProvider.cameraFile(this);
+        if (cameraFile.exists() && !cameraFile.delete()) {
+            resultsView.setText("Cannot remove the previous camera photo " + cameraFile);
+            return;
         }
-        cameraFile = new File(folder, "camera.jpg");
         Intent capture = new Intent(MediaStore.ACTION_IMAGE_CAPTURE);
-        // A file:// URI is allowed for targetSdkVersion 23; the camera writes the full-size JPEG there.
-        capture.putExtra(MediaStore.EXTRA_OUTPUT, Uri.fromFile(cameraFile));
+        // The camera app writes the full-size JPEG through this app's provider (content://, write
+        // access granted to it alone): it cannot write a file:// path in this app's folders.
+        capture.putExtra(MediaStore.EXTRA_OUTPUT, PhotoProvider.cameraUri());
+        capture.addFlags(Intent.FLAG_GRANT_WRITE_URI_PERMISSION | Intent.FLAG_GRANT_READ_URI_PERMISSION);
         try {
             startActivityForResult(capture, TAKE_PHOTO);
         } catch (ActivityNotFoundException e) {
