@@ -123,7 +123,8 @@ def _listen(sandbox: Sandbox, banner: bytes, host: str, port: int) -> Adbd:
     except OSError as e:
         hint = ("; another virtual device or emulator may hold it (--port 0 picks a free one)"
                 if e.errno == errno.EADDRINUSE else "")
-        raise UsageError(f"the virtual device cannot listen on {host}:{port}: {e.strerror or e}{hint}") from None
+        reason = str(e.strerror or e).split(" (while attempting to bind", 1)[0]  # socket.create_server's addition
+        raise UsageError(f"the virtual device cannot listen on {host}:{port}: {reason}{hint}") from None
 
 
 LAUNCHER = """#!{python}
