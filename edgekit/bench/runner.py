@@ -1,13 +1,15 @@
 """``edgekit bench``: run Paddle Lite's benchmark binary on devices over adb and store the results.
 
-Order of work: pick the devices (``edgekit.device.select_devices``), settle the settings (the
-profile's ``bench_defaults`` overridden by what the caller gives), drop what ``--resume`` finds
+Order of work: check the options and the model names (nothing touches a device before), pick
+the devices (``edgekit.device.select_devices``), settle the settings (the seed's conditions and
+the profile's ``bench_defaults`` overridden by what the caller gives), drop what ``--resume`` finds
 done, convert every model for the opt target the devices' ABI implies (all before the first run,
-so that opt does not compete with a measurement on the same host), then one worker thread per
-device takes models from a shared queue: push the binary and the ``.nb`` (skipped when the device
-already holds the same bytes), run, parse, append the record. A device that disappears puts its
-model back for the other workers; whatever no device could run is reported as unfinished, and
-``--resume`` finishes it later.
+so that opt does not compete with a measurement on the same host; a ready ``.nb`` must be for that
+target), then one worker thread per device takes models from a shared queue: push the binary and
+the ``.nb`` (skipped when the device already holds the same bytes), run, parse, append the record.
+Any error of a run is a failed run; a device that disappears puts its model back for the other
+workers, and so does one that cannot be set up; whatever no device could run is reported as
+unfinished, and ``--resume`` finishes it later.
 """
 
 from __future__ import annotations
