@@ -242,6 +242,7 @@ def test_a_work_folder_the_device_cannot_create_is_a_failed_device_not_a_lost_on
     assert "no device could run them" in result.stderr and "mkdir -p" in result.stderr
     assert "device lost" not in result.stderr and "Traceback" not in result.stderr
     assert "not run: ShuffleNetV2_x0_25" in result.stderr
+    assert f"device {virtual_device.address} could not be used: mkdir -p failed" in result.stdout
 
 
 # A stand-in for Paddle Lite's current benchmark_bin: its report, with a shape no tool prints for a.nb.

@@ -8,8 +8,8 @@ so that opt does not compete with a measurement on the same host; a ready ``.nb`
 target), then one worker thread per device takes models from a shared queue: push the binary and
 the ``.nb`` (skipped when the device already holds the same bytes), run, parse, append the record.
 Any error of a run is a failed run; a device that disappears puts its model back for the other
-workers, and so does one that cannot be set up; whatever no device could run is reported as
-unfinished, and ``--resume`` finishes it later.
+workers, and one that cannot be set up leaves the models to them; whatever no device could run is
+reported as unfinished, and ``--resume`` finishes it later.
 """
 
 from __future__ import annotations
@@ -678,6 +678,8 @@ def format_outcome(outcome: BenchOutcome) -> str:
         lines.append(f"already in the results store (--resume): {', '.join(outcome.skipped)}")
     for lost in outcome.lost_devices:
         lines.append(f"device {lost['serial']} dropped out: {lost['error']}")
+    for failed in outcome.failed_devices:
+        lines.append(f"device {failed['serial']} could not be used: {failed['error']}")
     return "\n".join(lines)
 
 
