@@ -21,20 +21,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from a checkout without installing
-
-from edgekit.bench.runner import BenchOptions, bench_models  # noqa: E402
-from edgekit.convert import convert_model  # noqa: E402
-from edgekit.device import connect_device, disconnect_device  # noqa: E402
-from edgekit.device.servers import private_server  # noqa: E402
-from edgekit.device.emulator import VirtualDevice  # noqa: E402
-from edgekit.workspace import Workspace  # noqa: E402
+from edgekit.bench.runner import BenchOptions, bench_models
+from edgekit.convert import convert_model
+from edgekit.device import connect_device, disconnect_device
+from edgekit.device.servers import private_server
+from edgekit.device.emulator import VirtualDevice
+from edgekit.workspace import Workspace
 
 DEFAULT_MODELS = ("ShuffleNetV2_x0_25", "MobileNetV3_small_x0_35", "MobileNetV1_x0_25")
 

@@ -23,19 +23,15 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # run from a checkout without installing
-
-from edgekit.device import select_device  # noqa: E402
-from edgekit.device.adb import connect_device, disconnect_device, parse_server  # noqa: E402
-from edgekit.device.emulator import VirtualDevice  # noqa: E402
-from edgekit.device.servers import private_server  # noqa: E402
+from edgekit.device import select_device
+from edgekit.device.adb import connect_device, disconnect_device, parse_server
+from edgekit.device.emulator import VirtualDevice
+from edgekit.device.servers import private_server
 
 COMMAND = "echo ok"
 WARMUP = 5
