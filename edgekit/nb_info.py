@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Optional
 
 from edgekit.errors import InvalidInputError
-from edgekit.reference import INT8_SUFFIX
+from edgekit.reference import split_int8
 from edgekit.workspace import read_manifest
 
 CONVERT_STAGE = "convert"
@@ -70,4 +70,4 @@ def describe_nb(path: Path) -> NbInfo:
 
 def precision_name(model: str, int8_kernels: bool = False) -> str:
     """"int8" for a model with int8 kernels or named ``…_int8`` (edgekit's quantized artifacts), else "fp32"."""
-    return "int8" if int8_kernels or model.endswith(INT8_SUFFIX) else "fp32"
+    return "int8" if int8_kernels or split_int8(model)[1] else "fp32"

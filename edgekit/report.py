@@ -112,8 +112,8 @@ def render(report: Report, fmt: str) -> str:
 def _row(record: BenchRecord) -> ReportRow:
     ref = reference.find_reference(record.model)
     # an int8 artifact the table lacks still belongs to its base model's family
-    base = record.model[: -len(reference.INT8_SUFFIX)] if record.model.endswith(reference.INT8_SUFFIX) else None
-    family_ref = ref or (reference.find_reference(base) if base else None)
+    base, is_int8 = reference.split_int8(record.model)
+    family_ref = ref or (reference.find_reference(base) if is_int8 else None)
     latency = record.latency or {}
     nb_bytes = (record.nb or {}).get("bytes")
     storage_mib = nb_bytes / MIB if nb_bytes is not None else None

@@ -9,7 +9,8 @@ import threading
 from pathlib import Path
 
 from edgekit.bench.results import (FAILED, OK, BenchRecord, ResultStore, latest_per_run_kind, new_run_id,
-                                   now_iso, precision_of, settings_key)
+                                   now_iso, settings_key)
+from edgekit.nb_info import precision_name
 
 SETTINGS = {"warmup": 10, "repeats": 30, "threads": 1, "power_mode": 0, "input_shape": "1,3,224,224"}
 
@@ -17,7 +18,7 @@ SETTINGS = {"warmup": 10, "repeats": 30, "threads": 1, "power_mode": 0, "input_s
 def make_record(model: str = "MobileNetV1", *, avg: float = 30.0, status: str = OK, profile: str = "sd855",
                 serial: str = "phone-1", settings: dict | None = None, virtual: bool = False) -> BenchRecord:
     return BenchRecord(
-        run_id=new_run_id(), status=status, source="bench", model=model, precision=precision_of(model),
+        run_id=new_run_id(), status=status, source="bench", model=model, precision=precision_name(model),
         target="x86" if virtual else "arm", nb={"path": f"/ws/{model}.nb", "bytes": 1000, "sha256": "0" * 64},
         device={"serial": serial, "profile": profile, "virtual": virtual},
         settings=dict(settings or SETTINGS), tool={"name": "benchmark_bin", "version": "acf6614"},
@@ -126,5 +127,5 @@ def test_latest_per_model_device_and_settings():
 
 
 def test_precision_from_name():
-    assert precision_of("MobileNetV3_large_x1_0_ssld_int8") == "int8"
-    assert precision_of("MobileNetV3_large_x1_0_ssld") == "fp32"
+    assert precision_name("MobileNetV3_large_x1_0_ssld_int8") == "int8"
+    assert precision_name("MobileNetV3_large_x1_0_ssld") == "fp32"

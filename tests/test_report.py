@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from edgekit import reference
-from edgekit.bench.results import BenchRecord, ResultStore, new_run_id, now_iso, precision_of
+from edgekit.bench.results import BenchRecord, ResultStore, new_run_id, now_iso
+from edgekit.nb_info import precision_name
 from edgekit.errors import ConfigError, UsageError
 from edgekit.report import MIB, PLOT_FILES, build_rows, make_report, render, render_csv, render_markdown
 from edgekit.workspace import Workspace
@@ -23,7 +24,7 @@ SETTINGS = {"warmup": 10, "repeats": 30, "threads": 1, "power_mode": 0, "input_s
 def record(model: str, avg: float, nb_bytes: int | None, *, virtual: bool = False, profile: str = "sd855",
            threads: int = 1) -> BenchRecord:
     return BenchRecord(
-        run_id=new_run_id(), status="ok", source="bench", model=model, precision=precision_of(model),
+        run_id=new_run_id(), status="ok", source="bench", model=model, precision=precision_name(model),
         target="arm", nb={"path": f"/ws/{model}.nb", "bytes": nb_bytes, "sha256": "0" * 64} if nb_bytes else None,
         device={"serial": "s1", "profile": profile, "virtual": virtual},
         settings={**SETTINGS, "threads": threads}, tool={"name": "benchmark_bin"},

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Optional
 
 from edgekit.bench.parse import ParsedRun, parse_output
-from edgekit.bench.results import OK, BenchRecord, ResultStore, new_run_id, now_iso, precision_of
+from edgekit.bench.results import OK, BenchRecord, ResultStore, new_run_id, now_iso
+from edgekit.nb_info import precision_name
 from edgekit.errors import InvalidInputError, UsageError
 from edgekit.workspace import Workspace, sha256_file
 
@@ -82,7 +83,7 @@ def _record(run: ParsedRun, name: str, profile, tool_version: Optional[str], ori
         status=OK,
         source="import",
         model=name,
-        precision=precision_of(name),
+        precision=precision_name(name),
         target=profile.opt_target,
         nb=None,
         device=device,

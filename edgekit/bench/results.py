@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
 from edgekit import __version__
-from edgekit.reference import INT8_SUFFIX
 from edgekit.workspace import Workspace, artifact_key
 
 RESULTS_FILE = "results.jsonl"
@@ -37,11 +36,6 @@ def now_iso() -> str:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
-
-
-def precision_of(model: str) -> str:
-    """"int8" for quantization artifacts (``…_int8``), else "fp32"."""
-    return "int8" if model.endswith(INT8_SUFFIX) else "fp32"
 
 
 def settings_key(settings: Mapping[str, Any]) -> str:

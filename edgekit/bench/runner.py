@@ -352,7 +352,7 @@ def _benchmark_bin(device: "Device", options: BenchOptions, workspace: Workspace
 
 def _check_sources(names: list[str]) -> None:
     """Stop on a wrong name or path before anything is converted or run."""
-    from edgekit.reference import INT8_SUFFIX, find_reference
+    from edgekit.reference import find_reference, split_int8
 
     for name in names:
         path = Path(name).expanduser()
@@ -360,7 +360,7 @@ def _check_sources(names: list[str]) -> None:
             continue
         if "/" in name or name.endswith((".nb", ".pdmodel")):
             raise InvalidInputError(f"model file or folder {name} does not exist")
-        base = name[: -len(INT8_SUFFIX)] if name.endswith(INT8_SUFFIX) else name
+        base, _ = split_int8(name)
         if find_reference(base) is None:  # the seed's names need no registry (which imports paddle)
             from edgekit import zoo
 
