@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
@@ -82,6 +83,20 @@ def connected_virtual_device(adb_server: str, sandbox: Path, profile: str = "sd8
             yield ConnectedVirtualDevice(vd, adb_server)
         finally:
             disconnect_device(vd.address, adb_server)
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (tests check that what edgekit started is killed)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose (its parent, our adbd thread, reaps it soon).
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
 
 
 @pytest.fixture(scope="session")

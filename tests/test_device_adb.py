@@ -4,7 +4,6 @@ and the `edgekit devices` command."""
 
 from __future__ import annotations
 
-import os
 import platform
 import subprocess
 import threading
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from device_fixtures import process_alive
 from edgekit.device import Device, list_devices, parse_server, select_device, select_devices
 from edgekit.device.adb import connect_device, load_devices_file
 from edgekit.device.servers import free_port, kill_server, server_running
@@ -22,18 +22,6 @@ from edgekit.errors import (ConfigError, DeviceError, DeviceLostError, DeviceNot
 
 def device_of(virtual_device) -> Device:
     return select_device(serial=virtual_device.serial, adb_servers=[virtual_device.adb_server])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def test_parse_server() -> None:
@@ -115,9 +103,9 @@ def test_timeout_stops_the_command(virtual_device) -> None:
     assert virtual_device.address in str(caught.value) and "1.5 s" in str(caught.value)
     pid = int(pid_file.read_text())
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid), "the hung command was not killed"
+    assert not process_alive(pid), "the hung command was not killed"
     assert device.shell("echo still usable").stdout == "still usable\n"
 
 

@@ -3,7 +3,6 @@ real adb server."""
 
 from __future__ import annotations
 
-import os
 import platform
 import socket
 import struct
@@ -12,6 +11,7 @@ import time
 
 import pytest
 
+from device_fixtures import process_alive
 from edgekit.device.emulator import VirtualDevice
 from edgekit.device.emulator import _wire as wire
 from edgekit.device.emulator._wire import Message
@@ -285,24 +285,11 @@ def test_the_command_of_a_killed_client_is_stopped(virtual_device) -> None:
         while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
             time.sleep(0.05)
         pid = int(pid_file.read_text())
-        assert _alive(pid)
+        assert process_alive(pid)
     finally:
         client.kill()
         client.wait()
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not _alive(pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purpose (its parent, our adbd thread, reaps it soon).
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert not process_alive(pid)

@@ -75,13 +75,8 @@ class Sandbox:
         if "\0" in device_path:  # no file name holds NUL (the kernel would answer EINVAL too)
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL), device_path.replace("\0", "\\0"))
         path = device_path if device_path.startswith("/") else "/" + device_path
-        depth = 0
-        for part in path.split("/"):
-            if part in ("", "."):
-                continue
-            depth = depth - 1 if part == ".." else depth + 1
-            if depth < 0:
-                raise SandboxEscape(f"{device_path}: .. leaves the device's root")
+        if _climbs_above_root(path):
+            raise SandboxEscape(f"{device_path}: .. leaves the device's root")
         return posixpath.normpath(path)
 
     def _contained(self, host_path: str) -> bool:
