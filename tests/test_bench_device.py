@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from device_fixtures import process_alive
 from edgekit.bench.results import BenchRecord, ResultStore, new_run_id, now_iso
 
 FAST = ("--warmup", "1", "--repeats", "3")
@@ -172,18 +173,9 @@ def test_per_run_timeout_stops_a_hung_binary(run_cli, ready_workspace, adb_serve
     assert failed.status == "failed" and failed.latency is None and "DeviceTimeoutError" in failed.error
     pid = int(pid_file.read_text())
     deadline = time.monotonic() + 10
-    while _alive(pid) and time.monotonic() < deadline:
+    while process_alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(pid), "the hung benchmark binary is still running"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:  # a zombie has finished
-        return f.read().split(")")[-1].split()[0] != "Z"
+    assert not process_alive(pid), "the hung benchmark binary is still running"
 
 
 def test_binary_that_prints_no_timing_is_a_failed_run_showing_its_output(run_cli, ready_workspace, adb_server,
