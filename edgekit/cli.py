@@ -45,6 +45,23 @@ def open_workspace(path: Optional[str]):
     return Workspace.open(path)
 
 
+def adb_server_options(f: Callable) -> Callable:
+    """--adb-server (repeatable) and --devices-file: where to look for devices."""
+    f = click.option("--devices-file", type=click.Path(dir_okay=False), envvar="EDGEKIT_DEVICES_FILE",
+                     help="YAML list of adb servers (and devices to connect) [env EDGEKIT_DEVICES_FILE].")(f)
+    return click.option("--adb-server", "adb_servers", multiple=True, metavar="HOST:PORT",
+                        help="adb server to find devices on (repeatable) [default "
+                             "$ANDROID_ADB_SERVER_ADDRESS/PORT or 127.0.0.1:5037].")(f)
+
+
+def device_options(f: Callable) -> Callable:
+    """--device PROFILE / --serial S (which device) plus the adb_server_options (where to look)."""
+    f = adb_server_options(f)
+    f = click.option("--serial", help="adb serial of the device [env ANDROID_SERIAL].")(f)
+    return click.option("--device", "profile", metavar="PROFILE",
+                        help="Device profile to match (opt_configs/devices.yaml).")(f)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="edgekit")
 def cli() -> None:
@@ -263,13 +280,7 @@ from edgekit.bench import DEFAULT_TIMEOUT_S, DEVICE_TMP, REMOTE_ROOT  # noqa: E4
 @click.argument("models", nargs=-1, metavar="[MODEL...]")
 @click.option("--all", "all_models", is_flag=True,
               help="The 32 models of PaddleClas's table (MobileNetV3_large_x1_0_ssld_int8 included).")
-@click.option("--device", "profile", metavar="PROFILE", help="Device profile to match (opt_configs/devices.yaml).")
-@click.option("--serial", help="adb serial of the device [env ANDROID_SERIAL].")
-@click.option("--adb-server", "adb_servers", multiple=True, metavar="HOST:PORT",
-              help="adb server to find devices on (repeatable) [default $ANDROID_ADB_SERVER_ADDRESS/PORT "
-                   "or 127.0.0.1:5037].")
-@click.option("--devices-file", type=click.Path(dir_okay=False),
-              help="YAML list of adb servers (and devices to connect) [env EDGEKIT_DEVICES_FILE].")
+@device_options
 @click.option("--benchmark-bin", type=click.Path(dir_okay=False),
               help="Paddle Lite's benchmark_bin to push [env EDGEKIT_BENCHMARK_BIN; virtual devices: their own].")
 @click.option("--warmup", type=int, help="Warm-up runs [profile default; seed: 10].")
@@ -373,11 +384,7 @@ DEVICE_COLUMNS = ("serial", "model", "soc", "board", "abi", "cores", "android_ve
 
 
 @cli.command()
-@click.option("--adb-server", "adb_servers", multiple=True, metavar="HOST:PORT",
-              help="adb server to read devices from (repeatable) [default $ANDROID_ADB_SERVER_ADDRESS/PORT "
-                   "or 127.0.0.1:5037].")
-@click.option("--devices-file", type=click.Path(dir_okay=False), envvar="EDGEKIT_DEVICES_FILE",
-              help="YAML list of adb servers (and devices to connect) [env EDGEKIT_DEVICES_FILE].")
+@adb_server_options
 @json_option
 def devices(adb_servers: tuple[str, ...], devices_file: Optional[str], as_json: bool) -> None:
     """List connected devices: serial, model, SoC/board, ABI, cores, Android version, matched profile."""
@@ -513,13 +520,7 @@ def app_build(model: str, paddle_lite_lib: Optional[str], pretrained: Optional[s
 @app_group.command("install")
 @click.option("--apk", type=click.Path(dir_okay=False), metavar="PATH",
               help="APK to install [default: the one 'edgekit app build' made last in the workspace].")
-@click.option("--device", "profile", metavar="PROFILE", help="Device profile to match (opt_configs/devices.yaml).")
-@click.option("--serial", help="adb serial of the device [env ANDROID_SERIAL].")
-@click.option("--adb-server", "adb_servers", multiple=True, metavar="HOST:PORT",
-              help="adb server to find devices on (repeatable) [default $ANDROID_ADB_SERVER_ADDRESS/PORT "
-                   "or 127.0.0.1:5037].")
-@click.option("--devices-file", type=click.Path(dir_okay=False), envvar="EDGEKIT_DEVICES_FILE",
-              help="YAML list of adb servers (and devices to connect) [env EDGEKIT_DEVICES_FILE].")
+@device_options
 @workspace_option
 @json_option
 def app_install(apk: Optional[str], profile: Optional[str], serial: Optional[str], adb_servers: tuple[str, ...],
