@@ -106,24 +106,17 @@ def _attr(op: Any, name: str) -> Optional[Any]:
     return None
 
 
-def _set_float_default(op: Any, name: str, value: float) -> Optional[str]:
-    """Add FLOAT attribute ``name`` = ``value`` when the op lacks it; the change made, or None."""
+def _set_default(op: Any, name: str, value: float | int) -> Optional[str]:
+    """Add attribute ``name`` = ``value`` (FLOAT for a float, INT for an int) when the op lacks it;
+    the change made, or None."""
     if _attr(op, name) is not None:
         return None
     attr = op.attrs.add()
     attr.name = name
-    attr.type = framework_pb2().FLOAT
-    attr.f = value
-    return f"added attribute {name}={value}"
-
-
-def _set_int_default(op: Any, name: str, value: int) -> Optional[str]:
-    if _attr(op, name) is not None:
-        return None
-    attr = op.attrs.add()
-    attr.name = name
-    attr.type = framework_pb2().INT
-    attr.i = value
+    if isinstance(value, float):
+        attr.type, attr.f = framework_pb2().FLOAT, value
+    else:
+        attr.type, attr.i = framework_pb2().INT, value
     return f"added attribute {name}={value}"
 
 
@@ -156,27 +149,27 @@ def _attribute_changes(*changes: Optional[str]) -> Changes:
 def _fix_relu6(op: Any, block: Any) -> Changes:
     # Lite's ActivationOp::AttachImpl reads GetAttr<float>("threshold") for relu6; Paddle 2.6's
     # relu6 has the threshold fixed at 6 and stopped saving it, so opt aborts on the CHECK.
-    return _attribute_changes(_set_float_default(op, "threshold", 6.0))
+    return _attribute_changes(_set_default(op, "threshold", 6.0))
 
 
 def _fix_swish(op: Any, block: Any) -> Changes:
     # Lite reads GetAttr<float>("beta") for swish; Paddle 2.6's swish is x * sigmoid(x), i.e.
     # beta = 1, and no longer saves the attribute.
-    return _attribute_changes(_set_float_default(op, "beta", 1.0))
+    return _attribute_changes(_set_default(op, "beta", 1.0))
 
 
 def _fix_hard_swish(op: Any, block: Any) -> Changes:
     # Lite reads threshold, scale and offset (and aborts without them); Paddle 2.6 writes them, but
     # programs saved through other paths may omit them. The values are the defaults of Paddle's
     # op definition (6, 6, 3).
-    return _attribute_changes(_set_float_default(op, "threshold", 6.0), _set_float_default(op, "scale", 6.0),
-                              _set_float_default(op, "offset", 3.0))
+    return _attribute_changes(_set_default(op, "threshold", 6.0), _set_default(op, "scale", 6.0),
+                              _set_default(op, "offset", 3.0))
 
 
 def _fix_hard_sigmoid(op: Any, block: Any) -> Changes:
     # Lite reads slope and offset (and aborts without them); fill the defaults of Paddle's op
     # definition (0.2, 0.5) only when absent.
-    return _attribute_changes(_set_float_default(op, "slope", 0.2), _set_float_default(op, "offset", 0.5))
+    return _attribute_changes(_set_default(op, "slope", 0.2), _set_default(op, "offset", 0.5))
 
 
 def _fix_flatten_contiguous_range(op: Any, block: Any) -> Changes:
@@ -214,7 +207,7 @@ def _fix_quant_linear(op: Any, block: Any) -> Changes:
     # Lite's (de)quantize_linear ops read GetAttr<int>("bit_length") and ("quant_axis") and abort
     # when either is absent. PaddleSlim 2.6 writes both; for programs that omit them, fill the
     # defaults of Paddle's own op definition (8 bits, axis 0), i.e. what Paddle computes for them.
-    return _attribute_changes(_set_int_default(op, "bit_length", 8), _set_int_default(op, "quant_axis", 0))
+    return _attribute_changes(_set_default(op, "bit_length", 8), _set_default(op, "quant_axis", 0))
 
 
 FIXES: dict[str, Callable[[Any, Any], Changes]] = {
