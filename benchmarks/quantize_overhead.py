@@ -44,7 +44,9 @@ def quantize_callables(scratch: Path, reports: list | None = None) -> tuple[Call
     from edgekit import calibration
     from edgekit.export import export_model
     from edgekit.preprocess import Preprocess
-    from edgekit.quantize import DEFAULT_PRESET, QuantConfig, paddleslim_arguments, quantize_model
+    from edgekit.ptq import paddleslim_arguments
+    from edgekit.quant_config import DEFAULT_PRESET, QuantConfig
+    from edgekit.quantize import quantize_model
 
     workspace = Workspace.open(scratch / "ws_quantize")
     model = export_model(MODEL, workspace)

@@ -21,8 +21,9 @@ from edgekit.errors import InvalidInputError, QuantizationError, UsageError
 from edgekit.fidelity import PaddlePredictor
 from edgekit.legalize import read_program
 from edgekit.preprocess import sample_images
-from edgekit.quantize import (DEFAULT_PRESET, REPORT_FILE, QuantConfig, quantize_model, quantized_weights,
-                              weight_layers)
+from edgekit.program import quantized_weights, weight_layers
+from edgekit.quant_config import DEFAULT_PRESET, QuantConfig
+from edgekit.quantize import REPORT_FILE, quantize_model
 from edgekit.workspace import MANIFEST, Workspace
 
 pytestmark = pytest.mark.slow

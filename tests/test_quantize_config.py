@@ -14,7 +14,8 @@ import pytest
 from edgekit import calibration
 from edgekit.errors import ConfigError, InvalidInputError, UsageError
 from edgekit.preprocess import Preprocess, decode_image, sample_images
-from edgekit.quantize import DEFAULT_PRESET, QuantConfig, Layer, preset_overrides, presets, resolve_skip_patterns
+from edgekit.program import Layer, resolve_skip_patterns
+from edgekit.quant_config import DEFAULT_PRESET, QuantConfig, preset_overrides, presets
 
 
 # ------------------------------------------------------------------------------------ presets

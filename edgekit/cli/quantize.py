@@ -43,7 +43,9 @@ def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib
     inference-model folder, into MODEL_int8, with a fidelity report (Paddle Inference)."""
     from pathlib import Path
 
-    from edgekit.quantize import DEFAULT_PRESET, QuantConfig, format_report, quantize_model
+    from edgekit.quant_config import DEFAULT_PRESET, QuantConfig
+    from edgekit.quant_report import format_report
+    from edgekit.quantize import quantize_model
 
     config = QuantConfig.from_preset(
         preset or DEFAULT_PRESET, algo=algo, hist_percent=hist_percent, batch_size=batch_size, batch_nums=batch_nums,
