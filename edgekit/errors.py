@@ -82,3 +82,7 @@ class DeviceLostError(DeviceError):
 
 class DeviceTimeoutError(DeviceError):
     """A command on the device ran past its time limit."""
+
+
+class DeviceBusyError(DeviceError):
+    """Another run holds the device's lock (edgekit.device.lock)."""

@@ -24,6 +24,12 @@ def device_of(virtual_device) -> Device:
     return select_device(serial=virtual_device.serial, adb_servers=[virtual_device.adb_server])
 
 
+def adb_devices(adb_server: str) -> str:
+    """What `adb devices` prints for a server."""
+    port = adb_server.rsplit(":", 1)[1]
+    return subprocess.run(["adb", "-P", port, "devices"], capture_output=True, text=True, timeout=30).stdout
+
+
 def test_parse_server() -> None:
     assert parse_server("127.0.0.1:5037") == ("127.0.0.1", 5037)
     assert parse_server("phone-lab.example.org:15037") == ("phone-lab.example.org", 15037)
@@ -165,7 +171,12 @@ def test_devices_file_with_servers_and_connect(second_adb_server, make_virtual_d
         devices_file.write_text(f"adb_servers:\n  - address: {second_adb_server}\n"
                                 f"    connect: [{lab_phone.address}]\n")
         assert load_devices_file(devices_file)[0].connect == (lab_phone.address,)
-        found = select_device(profile="sd710", devices_file=devices_file)
+        # Listing and selecting have no side effect: the address is connected only when asked.
+        assert list_devices(devices_file=devices_file) == []
+        with pytest.raises(DeviceNotFoundError, match="--connect"):
+            select_device(profile="sd710", devices_file=devices_file)
+        assert lab_phone.address not in adb_devices(second_adb_server)
+        found = select_device(profile="sd710", devices_file=devices_file, connect=True)
         assert found.info.serialno == lab_phone.serial and found.adb_server == second_adb_server
         subprocess.run(["adb", "-P", second_adb_server.rsplit(":", 1)[1], "disconnect", lab_phone.address],
                        capture_output=True, timeout=30)

@@ -225,7 +225,7 @@ def test_shell_sees_the_device_file_system(virtual_device) -> None:
     assert adb(virtual_device, "shell", "cat /sys/devices/system/cpu/possible").stdout == "0-7\n"
     freqs = adb(virtual_device, "shell", "cat /sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq "
                                          "/sys/devices/system/cpu/cpu7/cpufreq/cpuinfo_max_freq").stdout.split()
-    assert freqs == ["2840000", "1780000"]
+    assert freqs == ["1780000", "2840000"]  # little cores first, as Linux numbers them on a phone
     # The working directory is the device's /, and sandbox paths come back as device paths.
     assert adb(virtual_device, "shell", "pwd").stdout == "/\n"
     result = adb(virtual_device, "shell", "cd /data/local/tmp && pwd && echo hi > note.txt && ls /data/local/tmp")

@@ -10,26 +10,53 @@ import click
 from edgekit.cli._common import adb_server_options, emit, json_option
 
 
-DEVICE_COLUMNS = ("serial", "model", "soc", "board", "abi", "cores", "android_version", "profile")
+DEVICE_COLUMNS = ("serial", "model", "soc", "board", "abi", "cores", "android_version", "profile", "kind")
 
 
 @click.command()
 @adb_server_options
+@click.option("--connect", is_flag=True,
+              help="First `adb connect` the addresses the devices file lists (listing alone changes nothing).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Seconds a server or device may take to answer before it is reported as not answering.")
 @json_option
-def devices(adb_servers: tuple[str, ...], devices_file: Optional[str], as_json: bool) -> None:
-    """List connected devices: serial, model, SoC/board, ABI, cores, Android version, matched profile."""
+def devices(adb_servers: tuple[str, ...], devices_file: Optional[str], connect: bool, timeout_s: float,
+            as_json: bool) -> None:
+    """List connected devices: serial, model, SoC/board, ABI, cores, Android version, matched profile,
+    kind (phone, virtual, other). Devices and servers that cannot be used are listed beside them."""
+    import dataclasses
     from pathlib import Path
 
-    from edgekit._table import format_table
-    from edgekit.device import list_devices
+    from edgekit.device import DeviceInfo, scan_devices
+    from edgekit.errors import DeviceError
 
-    found = list_devices(adb_servers, devices_file=Path(devices_file) if devices_file else None)
-    rows = [d.info.to_dict() for d in found]
+    scan = scan_devices(adb_servers, devices_file=Path(devices_file) if devices_file else None, connect=connect,
+                        timeout_s=timeout_s)
+    unreachable = [p for p in scan.problems if p.serial is None]
+    if not scan.devices and unreachable and len(unreachable) == len(scan.problems):
+        raise DeviceError("; ".join(p.error for p in unreachable))
+    rows = [{**d.info.to_dict(), "state": "device", "error": None} for d in scan.devices]
+    empty = dict.fromkeys([f.name for f in dataclasses.fields(DeviceInfo)] + ["kind"])  # every row has every key
+    rows += [{**empty, "serial": p.serial, "adb_server": p.adb_server, "state": p.state, "error": p.error or None}
+             for p in scan.problems]
+    emit(rows, as_json, lambda data: _devices_text(data, scan.not_connected))
+
+
+def _devices_text(rows: list[dict], not_connected: tuple[str, ...]) -> str:
+    from edgekit._table import format_table
+
+    good = [r for r in rows if r["state"] == "device"]
+    bad = [r for r in rows if r["state"] != "device"]
     # Several adb servers: say which one each device is on.
     columns = DEVICE_COLUMNS + (("adb_server",) if len({r["adb_server"] for r in rows}) > 1 else ())
-    emit(rows, as_json, lambda data: format_table(
-        columns, [[row[c] if row[c] is not None else "-" for c in columns] for row in data])
-        if data else "no devices (is the phone connected and authorized? try `adb devices`)")
+    lines = [format_table(columns, [[r.get(c) if r.get(c) is not None else "-" for c in columns] for r in good])
+             if good else "no devices (is the phone connected and authorized? try `adb devices`)"]
+    for r in bad:
+        where = r["serial"] or f"adb server {r['adb_server']}"
+        lines.append(f"not usable: {where} ({r['state']}){': ' + r['error'] if r['error'] else ''}")
+    if not_connected:
+        lines.append(f"not connected (the devices file lists them; --connect connects): {', '.join(not_connected)}")
+    return "\n".join(lines)
 
 
 @click.group("device")

@@ -1,14 +1,20 @@
-"""The adb facade: a small layer over adbutils (composition) that speaks edgekit's types and errors.
+"""The adb facade: ``Device``, one device behind an adb server, in edgekit's types and errors.
 
-``Device`` wraps one ``adbutils.AdbDevice``: ``shell`` returns (returncode, stdout, stderr)
-through the shell protocol v2 when the device has it, ``push`` skips files whose sha256 the device
-already has and keeps mode bits, ``pull`` is atomic on the host. ``list_devices`` reads one or
-several adb servers (``--adb-server HOST:PORT``, a devices file) and lists each device once, even
-when a server sees it twice (``127.0.0.1:5555`` and ``emulator-5554``), by ``ro.serialno``.
+``shell`` returns (returncode, stdout, stderr) through the shell protocol v2 when the device has
+it; ``push`` skips files whose sha256 the device already has and keeps mode bits; ``pull`` is
+atomic on the host. The wire work is ``_adb_protocol``'s; discovery (which devices, on which
+servers) is ``discovery``'s, whose names this module re-exports.
 
-Every adbutils or socket error becomes an ``edgekit.errors.DeviceError`` subclass: a device that
-disappears mid-command is a ``DeviceLostError`` naming its serial, a command past its time limit a
-``DeviceTimeoutError`` (closing the stream makes the device stop the command, as adbd does).
+Every call is bounded in time: ``timeout`` of the call, else the device's ``timeout_s``
+(DEFAULT_TIMEOUT_S unless given). For shell commands it is the command's whole run; for file
+transfers it bounds each wait for the device (no progress for that long), so a big file on a slow
+link is not cut off while a stalled device is. Past it: ``DeviceTimeoutError``.
+
+Every failure becomes an ``edgekit.errors.DeviceError`` subclass: a device that disappears
+mid-command is a ``DeviceLostError`` naming its serial (lost is the adb server's word: it no
+longer lists the device online), a command past its limit a ``DeviceTimeoutError``, an adb
+server that went away a plain ``DeviceError`` naming it (edgekit never starts one behind the
+user's back; see ``servers``).
 """
 
 from __future__ import annotations
@@ -20,38 +26,39 @@ import re
 import shlex
 import socket
 import stat as stat_module
-import struct
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Iterator, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Iterator, Mapping, Optional, Sequence, Union
 
-import adbutils
-
+from edgekit.device import _adb_protocol as proto
 from edgekit.device.profiles import load_profile, match_profile
-# Server handling lives in servers.py; its public names are part of this module's API too.
-from edgekit.device.servers import (ServerSpec, adb_executable, client_for, connect_device, default_server,
-                                    disconnect_device, ensure_server, format_server, load_devices_file,
-                                    parse_server, server_running, server_specs, start_server)
-from edgekit.errors import (DeviceError, DeviceLostError, DeviceNotFoundError, DeviceTimeoutError,
-                            InvalidInputError)
+from edgekit.device.servers import (ServerSpec, adb_executable, connect_device, default_server, disconnect_device,
+                                    ensure_server, format_server, load_devices_file, parse_server, server_running,
+                                    start_server)
+from edgekit.errors import DeviceError, DeviceLostError, DeviceTimeoutError, InvalidInputError
 from edgekit.workspace import sha256_file
 
+if TYPE_CHECKING:
+    from edgekit.device.thermal import ThermalSnapshot
+
 __all__ = [
-    "Device", "DeviceInfo", "RemoteStat", "ShellResult", "ServerSpec", "adb_executable", "connect_device",
-    "default_server",
-    "disconnect_device", "ensure_server", "format_server", "list_devices", "load_devices_file", "parse_server",
-    "quote_command", "select_device", "select_devices", "server_running", "start_server",
+    "DEFAULT_TIMEOUT_S", "Device", "DeviceInfo", "DeviceProblem", "DeviceScan", "RemoteStat", "ShellResult",
+    "ServerSpec", "adb_executable", "connect_device", "default_server", "disconnect_device", "ensure_server",
+    "format_server", "list_devices", "load_devices_file", "parse_server", "quote_command", "scan_devices",
+    "select_device", "select_devices", "server_running", "start_server",
 ]
 
-SYNC_DATA_MAX = 64 * 1024  # the sync protocol's limit for one DATA chunk
+DEFAULT_TIMEOUT_S = 60.0  # a device call's limit unless the caller gives one
+SYNC_DATA_MAX = proto.SYNC_DATA_MAX
 V1_EXIT_MARKER = "EDGEKIT_EXIT_CODE:"
 # The wrapper's own status line: the last one wins (the command may print the marker too), and
 # output after it (a background job still writing) stays output.
 _V1_STATUS_LINE = re.compile(re.escape(V1_EXIT_MARKER).encode() + rb"(\d{1,3})\r?\n")
 # After a broken stream, how long the adb server may take to notice that the device is gone.
 LOST_CHECK_S = 2.0
+SERVER_QUERY_S = 5.0  # the limit of a question to the adb server (is the device still listed?)
 
 CommandLike = Union[str, Sequence[str]]
 
@@ -81,11 +88,22 @@ class DeviceInfo:
     android_version: str
     sdk: int
     profile: Optional[str]
-    virtual: bool
+    virtual: bool  # edgekit's virtual device (it sets ro.edgekit.virtual=1)
     serialno: str = ""  # ro.serialno: the same for every way the device is reached
 
+    @property
+    def is_phone(self) -> bool:
+        """An ARM Android device (ro.product.cpu.abi arm*) that is not edgekit's virtual device:
+        the only kind whose latency compares with the seed's Snapdragon figures."""
+        return self.abi.startswith("arm") and not self.virtual
+
+    @property
+    def kind(self) -> str:
+        """"phone", "virtual" (edgekit's virtual device) or "other" (an x86 emulator, a TV box...)."""
+        return "phone" if self.is_phone else "virtual" if self.virtual else "other"
+
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {**dataclasses.asdict(self), "kind": self.kind}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,9 +129,6 @@ def quote_command(command: CommandLike) -> str:
     return " ".join(shlex.quote(str(arg)) for arg in command)
 
 
-# ---------------------------------------------------------------------------------- device
-
-
 def _parse_getprop(text: str) -> dict[str, str]:
     props = {}
     for line in text.splitlines():
@@ -134,24 +149,15 @@ def _count_cpus(possible: str) -> int:
     return total
 
 
-def _close(connection: adbutils.AdbConnection) -> None:
-    """Close a connection at once (adbutils' close() sleeps 10 ms after shutting it down, which
-    would dominate a short shell call); the adb server then closes the device stream."""
-    with contextlib.suppress(OSError, adbutils.AdbError):
-        connection.conn.close()
-
-
 class Device:
-    """One device behind an adb server. Methods open their own adb connections, so a Device may
-    be used from several threads; properties are read once and cached."""
+    """One device behind an adb server. Methods open their own connections, so a Device may be
+    used from several threads; properties are read once and cached."""
 
-    def __init__(self, adb_device: adbutils.AdbDevice, adb_server: str,
-                 client: Optional[adbutils.AdbClient] = None):
-        self._adb = adb_device
-        self.serial: str = adb_device.serial or ""
+    def __init__(self, serial: str, adb_server: str, *, timeout_s: float = DEFAULT_TIMEOUT_S):
+        self.serial = serial
         self.adb_server = adb_server
-        host, port = parse_server(adb_server)
-        self._client = client or adbutils.AdbClient(host=host, port=port)
+        self._host, self._port = parse_server(adb_server)
+        self.timeout_s = timeout_s  # the limit of a call that names none
         self._props: Optional[dict[str, str]] = None
         self._cpus = 0
         self._features: Optional[frozenset[str]] = None
@@ -161,18 +167,25 @@ class Device:
     def __repr__(self) -> str:
         return f"Device({self.serial!r} via {self.adb_server})"
 
+    def _limit(self, timeout: Optional[float]) -> float:
+        return self.timeout_s if timeout is None else timeout
+
     # -- errors ---------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _errors(self, action: str) -> Iterator[None]:
-        """Translate adbutils and socket failures of ``action`` into DeviceError subclasses."""
+    def _errors(self, action: str, limit_s: float) -> Iterator[None]:
+        """Translate protocol and socket failures of ``action`` into DeviceError subclasses."""
         try:
             yield
-        except (adbutils.AdbTimeout, socket.timeout):
-            raise DeviceTimeoutError(f"{action} on {self.serial}: no answer from the adb server") from None
-        except adbutils.AdbError as e:
-            # adbutils puts the device's reason and the path in separate arguments.
-            raise self._classify(action, ": ".join(str(a) for a in e.args) or type(e).__name__) from None
+        except socket.timeout:
+            raise DeviceTimeoutError(f"{action} on {self.serial}: no answer within {limit_s:g} s") from None
+        except proto.ServerUnreachable:
+            raise DeviceError(f"adb server {self.adb_server} went away during {action} on {self.serial} "
+                              f"(edgekit does not restart it)") from None
+        except proto.SyncFailure as e:
+            raise DeviceError(f"{action} on {self.serial} failed: {e}") from None
+        except proto.HostFailure as e:
+            raise self._classify(action, str(e)) from None
         except (EOFError, ConnectionError) as e:
             raise self._classify(action, str(e) or "stream closed", broken_stream=True) from None
         except OSError as e:
@@ -181,8 +194,7 @@ class Device:
     def _classify(self, action: str, message: str, *, broken_stream: bool = False) -> DeviceError:
         """Lost or not is the adb server's word (is the device still listed online?), never
         words in a message, which may quote the user's path ("closed_models/m.nb")."""
-        host, port = parse_server(self.adb_server)
-        if not server_running(host, port):
+        if not server_running(self._host, self._port):
             return DeviceError(f"adb server {self.adb_server} went away during {action} on {self.serial}")
         state = self._server_state(wait_s=LOST_CHECK_S if broken_stream else 0.0)
         if state != "device":
@@ -191,32 +203,22 @@ class Device:
         return DeviceError(f"{action} on {self.serial} failed: {message.strip()}")
 
     def _server_state(self, wait_s: float = 0.0) -> Optional[str]:
-        """The device's state in the server's list (``host:devices``), None when it is not listed.
-        With ``wait_s``, an online answer is asked again until then: after a transport breaks,
-        the server needs a moment to drop the device."""
+        """The device's state in the server's list, None when it is not listed. With ``wait_s``,
+        an online answer is asked again until then: after a transport breaks, the server needs
+        a moment to drop the device."""
         deadline = time.monotonic() + wait_s
         while True:
             try:
-                state = next((e.state for e in self._client.list() if e.serial == self.serial), None)
-            except (adbutils.AdbError, OSError):
+                states = dict(proto.device_states(self._host, self._port, proto.Clock(SERVER_QUERY_S)))
+            except (proto.HostFailure, OSError, EOFError):
                 return None
+            state = states.get(self.serial)
             if state != "device" or time.monotonic() >= deadline:
                 return state
             time.sleep(0.1)
 
-    def _open(self, service: str, timeout: Optional[float]) -> adbutils.AdbConnection:
-        """A connection to ``service`` on the device: ``host:transport:SERIAL`` (understood by
-        every adb server, so no version query first), then the service request."""
-        connection = self._client.make_connection(timeout=timeout)
-        try:
-            connection.send_command(f"host:transport:{self.serial}")
-            connection.check_okay()
-            connection.send_command(service)
-            connection.check_okay()
-        except BaseException:
-            _close(connection)
-            raise
-        return connection
+    def _open(self, service: str, clock: proto.Clock) -> proto.HostConnection:
+        return proto.open_service(self._host, self._port, self.serial, service, clock)
 
     # -- properties -------------------------------------------------------------------
 
@@ -224,8 +226,7 @@ class Device:
         with self._lock:
             if self._props is None:
                 # One round trip for every property and the CPU list.
-                result = self.shell("getprop; echo EDGEKIT_CPUS; cat /sys/devices/system/cpu/possible",
-                                    timeout=30)
+                result = self.shell("getprop; echo EDGEKIT_CPUS; cat /sys/devices/system/cpu/possible")
                 head, _, cpus = result.stdout.partition("EDGEKIT_CPUS")
                 self._props = _parse_getprop(head)
                 self._cpus = _count_cpus(cpus)
@@ -236,7 +237,7 @@ class Device:
         props = self._load_props()
         if name in props:
             return props[name]
-        return self.shell(["getprop", name], timeout=30).stdout.strip()
+        return self.shell(["getprop", name]).stdout.strip()
 
     @property
     def props(self) -> Mapping[str, str]:
@@ -248,6 +249,11 @@ class Device:
         if self._info is None:
             self._info = self._read_info()
         return self._info
+
+    @property
+    def is_phone(self) -> bool:
+        """See ``DeviceInfo.is_phone``."""
+        return self.info.is_phone
 
     def _read_info(self) -> DeviceInfo:
         props = self._load_props()
@@ -272,11 +278,14 @@ class Device:
             serialno=props.get("ro.serialno", "") or self.serial,
         )
 
-    def features(self) -> frozenset[str]:
+    def features(self, *, timeout: Optional[float] = None) -> frozenset[str]:
         """What the device's adbd advertised (shell_v2, stat_v2, ...)."""
         if self._features is None:
-            with self._errors("reading adb features"):
-                self._features = frozenset(f for f in self._adb.get_features().split(",") if f)
+            limit = self._limit(timeout)
+            with self._errors("reading adb features", limit):
+                text = proto.query(self._host, self._port, f"host-serial:{self.serial}:features",
+                                   proto.Clock(limit))
+            self._features = frozenset(f for f in text.strip().split(",") if f)
         return self._features
 
     # -- shell ------------------------------------------------------------------------
@@ -284,97 +293,63 @@ class Device:
     def shell(self, command: CommandLike, *, timeout: Optional[float] = None) -> ShellResult:
         """Run a command in the device's shell: exit code and (shell v2) separate stderr.
 
-        A sequence is quoted argument by argument. Past ``timeout`` seconds the stream is closed,
-        which makes adbd kill the command, and DeviceTimeoutError is raised."""
+        A sequence is quoted argument by argument. Past ``timeout`` seconds (default: the
+        device's ``timeout_s``) the stream is closed, which makes adbd kill the command, and
+        DeviceTimeoutError is raised."""
         text = quote_command(command)
-        deadline = time.monotonic() + timeout if timeout else None
-        v2 = "shell_v2" in self.features()
+        limit = self._limit(timeout)
+        clock = proto.Clock(total_s=limit)
+        v2 = "shell_v2" in self.features(timeout=limit)
         action = f"shell {text!r}"
-        with self._errors(action):
-            try:
-                if v2:
-                    code, out, err = self._shell_v2(text, deadline)
-                else:
-                    code, out, err = self._shell_v1(text, deadline)
-            except (socket.timeout, adbutils.AdbTimeout):
-                if deadline is not None and time.monotonic() >= deadline - 0.05:
-                    # adbd stops a shell-protocol command when its stream closes; an old adbd (v1)
-                    # only closes its stdin
-                    fate = "it was stopped" if v2 else "the device (no shell_v2) may still be running it"
-                    raise DeviceTimeoutError(f"{action} on {self.serial} ran past {timeout:g} s; {fate}") from None
-                raise
+        try:
+            with self._errors(action, limit):
+                code, out, err = self._shell_v2(text, clock) if v2 else self._shell_v1(text, clock)
+        except DeviceTimeoutError:
+            if clock.expired:
+                # adbd stops a shell-protocol command when its stream closes; an old adbd (v1)
+                # only closes its stdin
+                fate = "it was stopped" if v2 else "the device (no shell_v2) may still be running it"
+                raise DeviceTimeoutError(f"{action} on {self.serial} ran past {limit:g} s; {fate}") from None
+            raise
         return ShellResult(text, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
-    @staticmethod
-    def _recv_exact(connection: adbutils.AdbConnection, size: int, deadline: Optional[float]) -> bytes:
-        buffer = bytearray()
-        while len(buffer) < size:
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise socket.timeout("deadline")
-                connection.conn.settimeout(remaining)
-            chunk = connection.conn.recv(size - len(buffer))
-            if not chunk:
-                raise EOFError("stream closed before the command finished")
-            buffer += chunk
-        return bytes(buffer)
-
-    def _shell_v2(self, text: str, deadline: Optional[float]) -> tuple[int, bytes, bytes]:
-        # Shell protocol v2 packets: 1 byte id, 4 bytes little-endian length, data.
-        connection = self._open(f"shell,v2,raw:{text}", self._remaining(deadline))
+    def _shell_v2(self, text: str, clock: proto.Clock) -> tuple[int, bytes, bytes]:
         out, err = bytearray(), bytearray()
-        try:
-            # Close stdin (id 4): commands reading stdin see EOF, as with `adb shell < /dev/null`.
-            connection.conn.sendall(struct.pack("<BI", 4, 0))
-            while True:
-                packet_id, length = struct.unpack("<BI", self._recv_exact(connection, 5, deadline))
-                data = self._recv_exact(connection, length, deadline) if length else b""
-                if packet_id == 1:
+        with self._open(f"shell,v2,raw:{text}", clock) as connection:
+            for packet_id, data in proto.shell_v2_packets(connection):
+                if packet_id == proto.SHELL_STDOUT:
                     out += data
-                elif packet_id == 2:
+                elif packet_id == proto.SHELL_STDERR:
                     err += data
-                elif packet_id == 3:
+                elif packet_id == proto.SHELL_EXIT:
                     return (data[0] if data else 255), bytes(out), bytes(err)
-        finally:
-            _close(connection)
+        raise EOFError("stream closed before the command finished")
 
-    def _shell_v1(self, text: str, deadline: Optional[float]) -> tuple[int, bytes, bytes]:
+    def _shell_v1(self, text: str, clock: proto.Clock) -> tuple[int, bytes, bytes]:
         # No exit code in v1: run the command in a subshell and print its status after it.
         wrapped = f"({text}\n); echo {V1_EXIT_MARKER}$?"
-        connection = self._open(f"shell:{wrapped}", self._remaining(deadline))
         output = bytearray()
-        try:
-            while True:
-                if deadline is not None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise socket.timeout("deadline")
-                    connection.conn.settimeout(remaining)
-                chunk = connection.conn.recv(65536)
-                if not chunk:
-                    break
+        with self._open(f"shell:{wrapped}", clock) as connection:
+            while chunk := connection.recv_some():
                 output += chunk
-        finally:
-            _close(connection)
-        text_out = bytes(output)
+        raw = bytes(output)
         status = None
-        for status in _V1_STATUS_LINE.finditer(text_out):
+        for status in _V1_STATUS_LINE.finditer(raw):
             pass
         if status is None:
             raise EOFError("stream closed before the command finished")
-        return int(status.group(1)), text_out[:status.start()] + text_out[status.end():], b""
-
-    @staticmethod
-    def _remaining(deadline: Optional[float]) -> Optional[float]:
-        return None if deadline is None else max(0.1, deadline - time.monotonic())
+        return int(status.group(1)), raw[:status.start()] + raw[status.end():], b""
 
     # -- files ------------------------------------------------------------------------
 
-    def sha256(self, remote: str) -> Optional[str]:
+    def _transfer_clock(self, timeout: Optional[float]) -> tuple[proto.Clock, float]:
+        limit = self._limit(timeout)
+        return proto.Clock(idle_s=limit), limit
+
+    def sha256(self, remote: str, *, timeout: Optional[float] = None) -> Optional[str]:
         """The sha256 of a file on the device (toybox ``sha256sum``); None when it is absent."""
         quoted = shlex.quote(remote)
-        result = self.shell(f"[ -f {quoted} ] || exit 3; sha256sum {quoted}", timeout=120)
+        result = self.shell(f"[ -f {quoted} ] || exit 3; sha256sum {quoted}", timeout=timeout)
         if result.returncode == 3:
             return None
         if result.returncode != 0 or not result.stdout.strip():
@@ -382,31 +357,31 @@ class Device:
                               f"{(result.stderr or result.stdout).strip()[:200]}")
         return result.stdout.split()[0].lower()
 
-    def stat(self, remote: str) -> Optional[RemoteStat]:
+    def stat(self, remote: str, *, timeout: Optional[float] = None) -> Optional[RemoteStat]:
         """Mode, size and mtime of a remote path (sync STAT, an lstat); None when it does not exist."""
-        with self._errors(f"stat {remote}"):
-            connection = self._open("sync:", None)
-            try:
-                path = remote.encode()
-                connection.conn.sendall(b"STAT" + struct.pack("<I", len(path)) + path)
-                reply, mode, size, mtime = struct.unpack("<4sIII", self._recv_exact(connection, 16, None))
-                connection.conn.sendall(b"QUIT" + struct.pack("<I", 0))
-            finally:
-                _close(connection)
-        if reply != b"STAT":
-            raise DeviceError(f"stat {remote} on {self.serial}: unexpected sync reply {reply!r}")
+        clock, limit = self._transfer_clock(timeout)
+        with self._errors(f"stat {remote}", limit), self._open("sync:", clock) as connection:
+            mode, size, mtime = proto.sync_stat(connection, remote)
         return RemoteStat(remote, mode, size, mtime) if mode else None
 
-    def exists(self, remote: str) -> bool:
-        return self.stat(remote) is not None
+    def exists(self, remote: str, *, timeout: Optional[float] = None) -> bool:
+        return self.stat(remote, timeout=timeout) is not None
 
-    def listdir(self, remote: str) -> list[str]:
+    def listdir(self, remote: str, *, timeout: Optional[float] = None) -> list[str]:
         """Names in a remote folder (sync LIST), without . and .."""
-        with self._errors(f"list {remote}"):
-            entries = self._adb.sync.list(remote)
-        return sorted(e.path for e in entries if e.path not in (".", ".."))
+        clock, limit = self._transfer_clock(timeout)
+        with self._errors(f"list {remote}", limit), self._open("sync:", clock) as connection:
+            entries = proto.sync_list(connection, remote)
+        return sorted(name for name, *_ in entries if name not in (".", ".."))
 
-    def push(self, local: Path, remote: str, *, skip_unchanged: bool = True) -> bool:
+    def mkdir(self, remote: str, *, timeout: Optional[float] = None) -> None:
+        """``mkdir -p``; DeviceError with the device's reason when it cannot."""
+        result = self.shell(["mkdir", "-p", remote], timeout=timeout)
+        if result.returncode != 0:
+            raise DeviceError(f"mkdir -p {remote} on {self.serial} failed (status {result.returncode}): "
+                              f"{(result.stderr or result.stdout).strip()[:200]}")
+
+    def push(self, local: Path, remote: str, *, skip_unchanged: bool = True, timeout: Optional[float] = None) -> bool:
         """Copy a host file to the device, keeping its mode bits (0755 for a binary).
 
         Returns False when the device already had a file with the same sha256 (and mode), which
@@ -417,16 +392,20 @@ class Device:
         if remote.endswith("/"):
             remote += local.name
         mode = stat_module.S_IMODE(local.stat().st_mode)
-        if skip_unchanged and self._same_remote_file(local, remote, mode):
+        if skip_unchanged and self._same_remote_file(local, remote, mode, timeout):
             return False
-        self._send_file(local, remote, mode)
+        clock, limit = self._transfer_clock(timeout)
+        with self._errors(f"push {local} to {remote}", limit), open(local, "rb") as source, \
+                self._open("sync:", clock) as connection:
+            proto.sync_send(connection, source, remote, stat_module.S_IFREG | mode, int(local.stat().st_mtime))
         return True
 
-    def _same_remote_file(self, local: Path, remote: str, mode: int) -> bool:
+    def _same_remote_file(self, local: Path, remote: str, mode: int, timeout: Optional[float]) -> bool:
         """Whether the device already has this content with these permissions (one shell call;
         any doubt, such as a device without sha256sum, means "push it")."""
         quoted = shlex.quote(remote)
-        result = self.shell(f"[ -f {quoted} ] || exit 3; sha256sum {quoted} && stat -c %a {quoted}", timeout=120)
+        result = self.shell(f"[ -f {quoted} ] || exit 3; sha256sum {quoted} && stat -c %a {quoted}",
+                            timeout=timeout)
         words = result.stdout.split()
         if result.returncode != 0 or len(words) < 2:
             return False
@@ -436,145 +415,66 @@ class Device:
             return False
         return words[0].lower() == sha256_file(local) and remote_mode == mode
 
-    def _send_file(self, local: Path, remote: str, mode: int) -> None:
-        # Sync SEND, written here (over adbutils' connection) to report the device's FAIL reason
-        # and to send 64 KiB chunks.
-        action = f"push {local} to {remote}"
-        with self._errors(action):
-            connection = self._open("sync:", None)
-            try:
-                spec = f"{remote},{stat_module.S_IFREG | mode}".encode()
-                connection.conn.sendall(b"SEND" + struct.pack("<I", len(spec)) + spec)
-                with open(local, "rb") as f:
-                    while chunk := f.read(SYNC_DATA_MAX):
-                        connection.conn.sendall(b"DATA" + struct.pack("<I", len(chunk)) + chunk)
-                connection.conn.sendall(b"DONE" + struct.pack("<I", int(local.stat().st_mtime)))
-                status, length = struct.unpack("<4sI", self._recv_exact(connection, 8, None))
-                if status == b"FAIL":
-                    reason = self._recv_exact(connection, length, None).decode("utf-8", "replace")
-                    raise DeviceError(f"{action} on {self.serial} failed: {reason}")
-                if status != b"OKAY":
-                    raise DeviceError(f"{action} on {self.serial}: unexpected sync reply {status!r}")
-                connection.conn.sendall(b"QUIT" + struct.pack("<I", 0))
-            finally:
-                _close(connection)
-
-    def pull(self, remote: str, local: Path) -> None:
+    def pull(self, remote: str, local: Path, *, timeout: Optional[float] = None) -> None:
         """Copy a device file to the host; ``local`` appears only once it is complete."""
         local = Path(local)
         local.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{local.name}.", suffix=".pull", dir=local.parent)
+        clock, limit = self._transfer_clock(timeout)
         try:
-            with os.fdopen(fd, "wb") as f, self._errors(f"pull {remote}"):
-                for chunk in self._adb.sync.iter_content(remote):
-                    f.write(chunk)
+            with os.fdopen(fd, "wb") as f, self._errors(f"pull {remote}", limit), \
+                    self._open("sync:", clock) as connection:
+                proto.sync_recv(connection, remote, f.write)
             os.replace(tmp, local)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
 
-    def remove(self, remote: str, *, recursive: bool = False) -> None:
+    def remove(self, remote: str, *, recursive: bool = False, timeout: Optional[float] = None) -> None:
         """``rm -f`` (``rm -rf`` when recursive); silent when the path does not exist."""
-        result = self.shell(["rm", "-rf" if recursive else "-f", remote], timeout=120)
+        result = self.shell(["rm", "-rf" if recursive else "-f", remote], timeout=timeout)
         if result.returncode != 0:
             raise DeviceError(f"rm {remote} on {self.serial} failed: {(result.stderr or result.stdout).strip()}")
 
-    def install(self, apk: Path) -> None:
-        """Install an APK (push to /data/local/tmp, then ``pm install -r -t``)."""
+    def install(self, apk: Path, *, timeout: Optional[float] = None) -> None:
+        """Install an APK (push to /data/local/tmp, then ``pm install -r -t``; the install itself
+        may take up to 5 times the call's limit)."""
         apk = Path(apk)
         if not apk.is_file():
             raise InvalidInputError(f"cannot install {apk}: no such file")
         remote = f"/data/local/tmp/edgekit-install-{os.getpid()}-{apk.name}"
-        self.push(apk, remote, skip_unchanged=False)
+        self.push(apk, remote, skip_unchanged=False, timeout=timeout)
         try:
-            result = self.shell(["pm", "install", "-r", "-t", remote], timeout=300)
+            result = self.shell(["pm", "install", "-r", "-t", remote], timeout=5 * self._limit(timeout))
         finally:
             with contextlib.suppress(DeviceError):
-                self.remove(remote)
+                self.remove(remote, timeout=timeout)
         output = (result.stdout + result.stderr).strip()
         if result.returncode != 0 or "Success" not in output:
             raise DeviceError(f"installing {apk.name} on {self.serial} failed: {output[-300:] or 'no output'}")
 
+    # -- thermal state ------------------------------------------------------------------
 
-# ------------------------------------------------------------------------------ discovery
+    def thermal_snapshot(self, *, timeout: Optional[float] = None) -> "ThermalSnapshot":
+        """Thermal zones (°C) and each CPU's current/max frequency, read in one shell call."""
+        from edgekit.device.thermal import SNAPSHOT_SCRIPT, parse_snapshot
 
-
-@dataclasses.dataclass(frozen=True)
-class _Scan:
-    devices: list[Device]
-    unusable: list[str]  # "SERIAL (unauthorized)" for devices adb sees but cannot use
-
-
-def _scan(adb_servers: Sequence[str], devices_file: Optional[Path]) -> _Scan:
-    devices: list[Device] = []
-    unusable: list[str] = []
-    by_serialno: dict[str, int] = {}
-    for spec in server_specs(adb_servers, devices_file):
-        for address in spec.connect:
-            connect_device(address, spec.address)
-        client = client_for(spec.address)
-        try:
-            entries = client.list()
-        except (adbutils.AdbError, OSError) as e:
-            raise DeviceError(f"cannot list devices of adb server {spec.address}: {e}") from None
-        for entry in entries:
-            if entry.state != "device":
-                unusable.append(f"{entry.serial} ({entry.state})")
-                continue
-            device = Device(client.device(serial=entry.serial), spec.address)
-            try:
-                key = device.info.serialno
-            except DeviceLostError:
-                continue  # it went away between the listing and the question
-            if key in by_serialno:
-                # The same device twice, e.g. the server's own probe of port 5555 (emulator-5554)
-                # beside `adb connect 127.0.0.1:5555`: keep the address the user connected.
-                index = by_serialno[key]
-                if devices[index].serial.startswith("emulator-") and not device.serial.startswith("emulator-"):
-                    devices[index] = device
-                continue
-            by_serialno[key] = len(devices)
-            devices.append(device)
-    return _Scan(devices, unusable)
+        result = self.shell(SNAPSHOT_SCRIPT, timeout=timeout)
+        if result.returncode != 0:
+            raise DeviceError(f"reading the thermal state of {self.serial} failed (status {result.returncode}): "
+                              f"{(result.stderr or result.stdout).strip()[:200]}")
+        return parse_snapshot(result.stdout)
 
 
-def list_devices(adb_servers: Sequence[str] = (), *, devices_file: Optional[Path] = None) -> list[Device]:
-    """Online devices of the given adb servers (default: $ANDROID_ADB_SERVER_ADDRESS/PORT or
-    127.0.0.1:5037; a local server is started when needed), each device listed once."""
-    return _scan(adb_servers, devices_file).devices
+_DISCOVERY_NAMES = ("DeviceProblem", "DeviceScan", "list_devices", "scan_devices", "select_device", "select_devices")
 
 
-def _describe(device: Device) -> str:
-    info = device.info
-    return f"{device.serial} ({info.profile or 'no profile'}, {info.model or '?'})"
+def __getattr__(name: str) -> object:
+    """Discovery lives in discovery.py (which imports this module); its names are part of this
+    module's API too, loaded on first use."""
+    if name in _DISCOVERY_NAMES:
+        from edgekit.device import discovery
 
-
-def select_devices(*, profile: Optional[str] = None, serial: Optional[str] = None,
-                   adb_servers: Sequence[str] = (), devices_file: Optional[Path] = None) -> list[Device]:
-    """Online devices matching the profile and/or the serial (default $ANDROID_SERIAL)."""
-    if profile is not None:
-        load_profile(profile)  # ConfigError naming the known profiles
-    serial = serial or os.environ.get("ANDROID_SERIAL") or None
-    scan = _scan(adb_servers, devices_file)
-    chosen = [d for d in scan.devices
-              if (serial is None or serial in (d.serial, d.info.serialno))
-              and (profile is None or d.info.profile == profile)]
-    if not chosen:
-        wanted = " and ".join(filter(None, [profile and f"profile {profile}", serial and f"serial {serial}"]))
-        present = ", ".join(_describe(d) for d in scan.devices) or "none"
-        extra = f"; not usable: {', '.join(scan.unusable)}" if scan.unusable else ""
-        raise DeviceNotFoundError(f"no connected device matches {wanted or 'the selection'} "
-                                  f"(connected: {present}{extra})")
-    return chosen
-
-
-def select_device(*, profile: Optional[str] = None, serial: Optional[str] = None,
-                  adb_servers: Sequence[str] = (), devices_file: Optional[Path] = None) -> Device:
-    """Exactly one matching device; several without a serial is an error naming them."""
-    chosen = select_devices(profile=profile, serial=serial, adb_servers=adb_servers, devices_file=devices_file)
-    if len(chosen) > 1:
-        names = ", ".join(_describe(d) for d in chosen)
-        raise DeviceNotFoundError(f"{len(chosen)} devices match{' profile ' + profile if profile else ''}: "
-                                  f"{names}; choose one with --serial")
-    return chosen[0]
+        return getattr(discovery, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

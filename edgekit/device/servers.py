@@ -1,7 +1,9 @@
 """adb servers: addresses, the default one, starting a local one, ``adb connect``, devices files.
 
 Only the default server ($ANDROID_ADB_SERVER_ADDRESS/PORT, else 127.0.0.1:5037) is started when it
-is not running, as the adb client does; an address the user names must be running already.
+is not running, and only when devices are looked for (``ensure_server``), as the adb client does;
+an address the user names must be running already. Nothing else starts a server: a server that
+dies while edgekit uses it is a DeviceError naming it, never a new local server.
 ``private_server()`` starts a server of one's own on a free port (tests, benchmarks, scripts).
 
 A devices file (``--devices-file``, $EDGEKIT_DEVICES_FILE) lists the adb servers to read devices
@@ -22,11 +24,11 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Optional, Sequence
 
-import adbutils
-
+from edgekit.device import _adb_protocol as proto
 from edgekit.errors import DeviceError, InvalidInputError, MissingDependencyError, UsageError
 
 DEFAULT_SERVER_HOST = "127.0.0.1"
@@ -149,35 +151,36 @@ def private_server() -> Iterator[str]:
         kill_server(port)
 
 
-def client_for(address: str) -> adbutils.AdbClient:
-    """An adbutils client of a running adb server (a local one is started when needed)."""
-    host, port = ensure_server(address)
-    return adbutils.AdbClient(host=host, port=port)
-
-
 def connect_device(address: str, adb_server: Optional[str] = None, timeout: float = 10.0) -> str:
-    """``adb connect ADDRESS`` on an adb server, then wait until the device is online (the
-    handshake ends after the server has answered); returns what the server said."""
+    """``adb connect ADDRESS`` on an adb server (the default one is started when needed), then
+    wait until the device is online (the handshake ends after the server has answered); returns
+    what the server said."""
     server = adb_server or default_server()
-    client = client_for(server)
+    host, port = ensure_server(server)
+    clock = proto.Clock(timeout)
     try:
-        reply = client.connect(address, timeout=timeout)
+        reply = proto.query(host, port, f"host:connect:{address}", clock).strip()
         if "connected to" in reply:
-            client.wait_for(address, state="device", timeout=timeout)
-    except (adbutils.AdbError, OSError) as e:
-        raise DeviceError(f"adb connect {address} through {server} failed: {e or type(e).__name__}") from None
+            _wait_online(host, port, address, clock)
+    except (proto.HostFailure, OSError, EOFError) as e:
+        reason = f"no answer within {timeout:g} s" if isinstance(e, TimeoutError) else str(e) or type(e).__name__
+        raise DeviceError(f"adb connect {address} through {server} failed: {reason}") from None
     if "connected to" not in reply:
-        raise DeviceError(f"adb connect {address} through {server}: {reply.strip()}")
-    return reply.strip()
+        raise DeviceError(f"adb connect {address} through {server}: {reply}")
+    return reply
 
 
-def disconnect_device(address: str, adb_server: Optional[str] = None) -> None:
+def _wait_online(host: str, port: int, serial: str, clock: proto.Clock) -> None:
+    while dict(proto.device_states(host, port, clock)).get(serial) != "device":
+        clock.wait_s()  # DeadlineExpired once the time is up
+        time.sleep(0.05)
+
+
+def disconnect_device(address: str, adb_server: Optional[str] = None, timeout: float = 10.0) -> None:
     """``adb disconnect ADDRESS``; silent when the server or the device is gone already."""
     host, port = parse_server(adb_server or default_server())
-    if server_running(host, port):
-        with contextlib.suppress(adbutils.AdbError, OSError):
-            adbutils.AdbClient(host=host, port=port).disconnect(address)
-
+    with contextlib.suppress(proto.HostFailure, OSError, EOFError):
+        proto.query(host, port, f"host:disconnect:{address}", proto.Clock(timeout))
 
 
 @dataclasses.dataclass(frozen=True)

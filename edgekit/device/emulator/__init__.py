@@ -16,11 +16,12 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import shlex
 import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from edgekit.device.emulator import _device_files
 from edgekit.device.emulator._adbd import Adbd
@@ -89,6 +90,22 @@ class VirtualDevice:
         """Where a device path lives on the host (confined to the sandbox)."""
         return self._sandbox.host_path(device_path)
 
+    def set_thermal(self, *, zone_temps: Optional[Mapping[str, float]] = None,
+                    cpu_max_khz: Optional[Mapping[int, int]] = None,
+                    cpu_cur_khz: Optional[Mapping[int, int]] = None) -> None:
+        """Change what the device's sysfs reports: thermal zones' temperatures in °C by zone type
+        (``{"cpu7-gold-usr": 85.0}``; a new type adds a zone), CPUs' allowed maximum clock
+        (``scaling_max_freq``, kHz; below ``cpuinfo_max_freq`` means throttled) and current clock."""
+        _device_files.set_thermal(self._sandbox.root, zone_temps, cpu_max_khz, cpu_cur_khz)
+
+    def pause(self) -> None:
+        """Stop answering, keeping the connections open: a hung device (adbd stalls, the adb
+        server still lists it online). ``resume()`` answers again."""
+        self._adbd.pause()
+
+    def resume(self) -> None:
+        self._adbd.resume()
+
     def start(self) -> "VirtualDevice":
         if not self._running:
             self._adbd.start()
@@ -127,13 +144,10 @@ def _listen(sandbox: Sandbox, banner: bytes, host: str, port: int) -> Adbd:
         raise UsageError(f"the virtual device cannot listen on {host}:{port}: {reason}{hint}") from None
 
 
-LAUNCHER = """#!{python}
+LAUNCHER = """#!/bin/sh
 # The edgekit virtual device's benchmark binary: Paddle Lite's benchmark_bin flags and output,
-# running x86 .nb files on the host (edgekit.device.emulator.benchmark_runner).
-import sys
-sys.path.append({package_root!r})  # used only when edgekit is not installed
-from edgekit.device.emulator.benchmark_runner import main
-sys.exit(main())
+# running x86 .nb files on the host with the installed edgekit (edgekit.device.emulator.benchmark_runner).
+exec {python} -m edgekit.device.emulator.benchmark_runner "$@"
 """
 
 
@@ -143,7 +157,6 @@ def host_benchmark_bin(dest: Path) -> Path:
     dest = Path(dest)
     if dest.is_dir():
         dest = dest / "benchmark_bin"
-    package_root = str(Path(__file__).resolve().parents[3])
-    atomic_write_text(dest, LAUNCHER.format(python=sys.executable, package_root=package_root))
+    atomic_write_text(dest, LAUNCHER.format(python=shlex.quote(sys.executable)))
     os.chmod(dest, 0o755)
     return dest

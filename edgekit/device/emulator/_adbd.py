@@ -29,6 +29,8 @@ class Adbd:
         self._lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._stopping = False
+        self.running = threading.Event()  # cleared by pause(): every transport stops answering
+        self.running.set()
 
     def resolve(self, destination: str) -> Optional[Service]:
         """The service for an OPEN's destination; None (answered with CLSE) for the rest, such as
@@ -52,7 +54,7 @@ class Adbd:
             except OSError:
                 break
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            transport = Transport(sock, self.banner, self.resolve, self._forget)
+            transport = Transport(sock, self.banner, self.resolve, self._forget, self.running)
             with self._lock:
                 if self._stopping:
                     sock.close()
@@ -64,11 +66,19 @@ class Adbd:
         with self._lock:
             self._transports.discard(transport)
 
+    def pause(self) -> None:
+        """Stop answering (connections stay open): a hung adbd, as a stalled phone looks."""
+        self.running.clear()
+
+    def resume(self) -> None:
+        self.running.set()
+
     def stop(self) -> None:
         """Stop listening and drop every connection: to the adb server the device is gone."""
         with self._lock:
             self._stopping = True
             transports = list(self._transports)
+        self.running.set()  # threads held by a pause move on and see the transport closed
         try:
             self._listener.shutdown(socket.SHUT_RDWR)
         except OSError:

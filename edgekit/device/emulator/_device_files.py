@@ -5,18 +5,23 @@ Properties come from the device profile (board platform, SoC, Android version), 
 so runs x86 ``.nb`` files on an x86_64 host. ``getprop`` is a small shell script in the sandbox's
 ``/system/bin`` that reads ``/system/build.prop`` (``sh`` there is a link to the host's);
 ``/proc/cpuinfo`` and ``/sys/devices/system/cpu`` (possible/present/online, per-core
-``cpuinfo_max_freq``) follow the profile's core clusters, as Paddle Lite reads them to tell big
-cores from little ones.
+``cpufreq/{cpuinfo_max_freq,scaling_max_freq,scaling_cur_freq}``) follow the profile's core
+clusters, as Paddle Lite reads them to tell big cores from little ones. ``/sys/class/thermal``
+holds thermal zones named as on Qualcomm phones (``cpu0-silver-usr``, ``cpu4-gold-usr``,
+``gpu-usr``, ``battery``, ``xo-therm``) at room-temperature values; ``set_thermal`` changes them
+and the CPUs' allowed and current clocks (a hot, throttled phone for tests).
 """
 
 from __future__ import annotations
 
 import os
 import platform
+import shutil
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Optional, Sequence
 
 from edgekit.device.profiles import DeviceProfile
+from edgekit.errors import UsageError
 from edgekit.workspace import atomic_write_text
 
 # Linux machine names → Android ABI names.
@@ -96,7 +101,9 @@ def _cpu_list(count: int) -> str:
 
 
 def _core_freqs_khz(profile: DeviceProfile) -> list[int]:
-    freqs = [cluster.max_freq_khz for cluster in profile.cores for _ in range(cluster.count)]
+    # Linux numbers a big.LITTLE phone's cores little cluster first (an SD855: cpu0-3 1.78 GHz,
+    # cpu4-6 2.42 GHz, cpu7 2.84 GHz); the profile lists its clusters fastest first.
+    freqs = [cluster.max_freq_khz for cluster in reversed(profile.cores) for _ in range(cluster.count)]
     return freqs or [0] * core_count(profile)
 
 
@@ -131,4 +138,51 @@ def populate(root: Path, profile: DeviceProfile, props: dict[str, str]) -> None:
         atomic_write_text(cpu_dir / name, cpus + "\n")
     for index, khz in enumerate(_core_freqs_khz(profile)):
         if khz:
-            atomic_write_text(cpu_dir / f"cpu{index}/cpufreq/cpuinfo_max_freq", f"{khz}\n")
+            for name in ("cpuinfo_max_freq", "scaling_max_freq", "scaling_cur_freq"):
+                atomic_write_text(cpu_dir / f"cpu{index}/cpufreq/{name}", f"{khz}\n")
+    thermal = root / THERMAL_DIR
+    if thermal.is_dir():
+        shutil.rmtree(thermal)  # the zones of this start's profile only
+    for index, (name, celsius) in enumerate(_zones(profile)):
+        _write_zone(root, index, name, celsius)
+
+
+THERMAL_DIR = "sys/class/thermal"
+ROOM_C = {"cpu": 36.0, "gpu-usr": 35.0, "battery": 29.5, "xo-therm": 31.0}
+
+
+def _zones(profile: DeviceProfile) -> list[tuple[str, float]]:
+    """(type, °C) of each thermal zone: one per CPU, named by its cluster as Qualcomm kernels do
+    (the slowest cluster "silver", the others "gold"), then the GPU, the battery and the crystal."""
+    freqs = _core_freqs_khz(profile)
+    slowest = min(freqs) if freqs else 0
+    zones = [(f"cpu{i}-{'silver' if khz == slowest else 'gold'}-usr", ROOM_C["cpu"] + 0.1 * i)
+             for i, khz in enumerate(freqs)]
+    return zones + [(name, ROOM_C[name]) for name in ("gpu-usr", "battery", "xo-therm")]
+
+
+def _write_zone(root: Path, index: int, name: str, celsius: float) -> None:
+    zone = root / THERMAL_DIR / f"thermal_zone{index}"
+    atomic_write_text(zone / "type", f"{name}\n")
+    atomic_write_text(zone / "temp", f"{round(celsius * 1000)}\n")  # millidegrees, as the kernel reports
+
+
+def set_thermal(root: Path, zone_temps: Optional[Mapping[str, float]] = None,
+                cpu_max_khz: Optional[Mapping[int, int]] = None, cpu_cur_khz: Optional[Mapping[int, int]] = None) -> None:
+    """Set zones' temperatures (°C; a new name adds a zone), CPUs' allowed maximum clock
+    (scaling_max_freq: below cpuinfo_max_freq is throttled) and current clock, in kHz."""
+    thermal = root / THERMAL_DIR
+    existing = {(zone / "type").read_text().strip(): zone for zone in sorted(thermal.glob("thermal_zone*"))}
+    for name, celsius in (zone_temps or {}).items():
+        if name in existing:
+            atomic_write_text(existing[name] / "temp", f"{round(celsius * 1000)}\n")
+        else:
+            _write_zone(root, len(existing), name, celsius)
+            existing[name] = thermal / f"thermal_zone{len(existing)}"
+    cpu_dir = root / "sys/devices/system/cpu"
+    for file_name, values in (("scaling_max_freq", cpu_max_khz), ("scaling_cur_freq", cpu_cur_khz)):
+        for cpu, khz in (values or {}).items():
+            folder = cpu_dir / f"cpu{cpu}/cpufreq"
+            if not folder.is_dir():
+                raise UsageError(f"the virtual device has no cpu{cpu}")
+            atomic_write_text(folder / file_name, f"{int(khz)}\n")

@@ -8,7 +8,8 @@ Two views of it, with different guarantees:
   outside the sandbox.
 * The **shell** runs host commands with /bin/sh (that is the point: the benchmark binary is a
   host program). Device paths under the mapped roots (``/data``, ``/sdcard``, ``/storage``,
-  ``/system``, ``/vendor``, ``/proc/cpuinfo``, ``/sys/devices/system/cpu``, and ``/`` alone) are
+  ``/system``, ``/vendor``, ``/proc/cpuinfo``, ``/sys/devices/system/cpu``, ``/sys/class/thermal``,
+  and ``/`` alone) are
   rewritten to their sandbox paths in the command text, the working directory is the sandbox
   root, device commands (``getprop``, ``sh``) come first on PATH, and sandbox paths in the
   output are rewritten back.
@@ -39,7 +40,7 @@ from edgekit.errors import UsageError
 
 # Device folders that the shell maps into the sandbox; anything else is the host's.
 MAPPED_ROOTS = ("/data", "/sdcard", "/storage", "/system", "/vendor", "/proc/cpuinfo",
-                "/sys/devices/system/cpu")
+                "/sys/devices/system/cpu", "/sys/class/thermal")
 # Characters a sandbox path may contain, so that it can replace a device path inside any
 # shell quoting without being quoted itself.
 SAFE_PATH = re.compile(r"[A-Za-z0-9_./+-]+")

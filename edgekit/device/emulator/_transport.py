@@ -21,6 +21,9 @@ from edgekit.device.emulator._wire import Message
 log = logging.getLogger(__name__)
 MAX_QUEUED_BYTES = 8 * wire.MAX_PAYLOAD  # host data a stream holds before its service takes it
 
+_ALWAYS = threading.Event()
+_ALWAYS.set()
+
 # A service gets its stream and runs until done; None from the resolver means "no such service".
 Service = Callable[["Stream"], None]
 ServiceResolver = Callable[[str], Optional[Service]]
@@ -66,11 +69,16 @@ class Stream:
             self._may_send = True
             self._cond.notify_all()
 
-    def _close_from_host(self) -> None:
+    def _close_from_host(self) -> bool:
+        """The host closed the stream; True when our CLSE is still owed (adbd answers a host's
+        CLSE with its own, and clients such as adb-shell wait for it)."""
         with self._cond:
+            owed = not self._close_sent
+            self._close_sent = True
             self.closed_by_host = True
             self._closed = True
             self._cond.notify_all()
+        return owed
 
     # -- called by the service ------------------------------------------------------------
 
@@ -119,9 +127,9 @@ class Stream:
                                         bytes(view[start:start + step])))
 
     def close(self) -> None:
-        """Close our side: one CLSE, unless the host closed the stream first (it expects no answer)."""
+        """Close our side: one CLSE, unless one was sent already (as the answer to the host's)."""
         with self._cond:
-            send_close = not self.closed_by_host and not self._close_sent
+            send_close = not self._close_sent
             self._close_sent = True
             self._closed = True
             self._cond.notify_all()
@@ -134,8 +142,10 @@ class Transport:
     """One adb server's connection to the device."""
 
     def __init__(self, sock: socket.socket, banner: bytes, resolve: ServiceResolver,
-                 on_close: Callable[["Transport"], None]):
+                 on_close: Callable[["Transport"], None], running: Optional[threading.Event] = None):
+        """``running``: cleared, the transport neither reads nor sends (a device that hangs)."""
         self.sock = sock
+        self._running = running or _ALWAYS
         self.banner = banner
         self.resolve = resolve
         self.on_close = on_close
@@ -151,6 +161,7 @@ class Transport:
     # -- sending ----------------------------------------------------------------------------
 
     def send(self, message: Message) -> None:
+        self._running.wait()
         if not self._alive:
             return
         data = wire.pack(message, with_checksum=self.version < wire.A_VERSION_SKIP_CHECKSUM)
@@ -166,7 +177,9 @@ class Transport:
         """Read and dispatch messages until the connection ends."""
         try:
             while self._alive:
-                self._dispatch(wire.read_message(self.sock, wire.MAX_PAYLOAD))
+                message = wire.read_message(self.sock, wire.MAX_PAYLOAD)
+                self._running.wait()
+                self._dispatch(message)
         except wire.ProtocolError as e:
             log.warning("closing adb connection: %s", e)
         except (EOFError, OSError):
@@ -192,7 +205,9 @@ class Transport:
         elif message.command == wire.A_CLSE:
             stream = self._stream(message.arg1)
             if stream is not None:
-                stream._close_from_host()
+                # As adbd: closing the local socket closes its peer, which sends CLSE back.
+                if stream._close_from_host():
+                    self.send(Message(wire.A_CLSE, stream.local_id, stream.remote_id))
                 self.forget(stream.local_id)
         elif message.command in (wire.A_AUTH, wire.A_STLS, wire.A_SYNC):
             # We never ask for AUTH or TLS (ro.adb.secure=0), so the host has no reason to send them.
