@@ -54,6 +54,10 @@ class ConversionError(ToolError):
     """Paddle Lite opt failed or crashed."""
 
 
+class OnnxConversionError(ConversionError):
+    """X2Paddle could not convert an ONNX model, or its result disagreed with onnxruntime."""
+
+
 class QuantizationError(ToolError):
     """PaddleSlim post-training quantization failed."""
 

