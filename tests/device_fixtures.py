@@ -5,7 +5,8 @@ Fixtures:
                                  (``adb -P PORT start-server``), killed at the end.
   virtual_device                 a VirtualDevice (profile sd855) connected to that server with
                                  ``adb connect``; has .serial (ro.serialno), .address (its adb
-                                 serial), .adb_server, .sandbox and .stop() (the device vanishes).
+                                 serial), .adb_server, .sandbox, .stop() (the device vanishes),
+                                 .pause()/.resume() (it hangs) and .set_thermal(...).
   second_adb_server              another adb server, for several-hosts tests.
   second_adb_server_with_device  a VirtualDevice (sd855) connected to the second server.
   make_virtual_device            factory: make_virtual_device(adb_server, profile="sd855", ...).
@@ -21,7 +22,7 @@ import dataclasses
 import itertools
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Optional, Sequence
 
 import pytest
 
@@ -70,14 +71,26 @@ class ConnectedVirtualDevice:
         """The device disappears: its adbd stops and drops its connections."""
         self.device.stop()
 
+    def pause(self) -> None:
+        """The device hangs: it stops answering, the adb server still lists it online."""
+        self.device.pause()
+
+    def resume(self) -> None:
+        self.device.resume()
+
+    def set_thermal(self, **kwargs) -> None:
+        """VirtualDevice.set_thermal: zone_temps={type: °C}, cpu_max_khz={cpu: kHz}, cpu_cur_khz=..."""
+        self.device.set_thermal(**kwargs)
+
 
 @contextlib.contextmanager
 def connected_virtual_device(adb_server: str, sandbox: Path, profile: str = "sd855", serial: Optional[str] = None,
-                             features: Optional[Sequence[str]] = None) -> Iterator[ConnectedVirtualDevice]:
+                             features: Optional[Sequence[str]] = None,
+                             props: Optional[Mapping[str, str]] = None) -> Iterator[ConnectedVirtualDevice]:
     from edgekit.device.adb import connect_device, disconnect_device
     from edgekit.device.emulator import VirtualDevice
 
-    with VirtualDevice(profile, sandbox=sandbox, serial=serial, features=features) as vd:
+    with VirtualDevice(profile, sandbox=sandbox, serial=serial, features=features, props=props) as vd:
         connect_device(vd.address, adb_server)
         try:
             yield ConnectedVirtualDevice(vd, adb_server)
@@ -126,12 +139,14 @@ def second_adb_server_with_device(second_adb_server: str, tmp_path: Path) -> Ite
 @pytest.fixture
 def make_virtual_device(tmp_path: Path) -> Iterator[Callable[..., ConnectedVirtualDevice]]:
     """Factory for more virtual devices: make_virtual_device(adb_server, profile=..., serial=...,
-    features=...) (fewer features: an older adbd, e.g. without shell_v2)."""
+    features=..., props=...) (fewer features: an older adbd, e.g. without shell_v2; props: system
+    properties set or, with "", removed)."""
     numbers = itertools.count()
     with contextlib.ExitStack() as stack:
         def make(adb_server: str, profile: str = "sd855", serial: Optional[str] = None,
-                 features: Optional[Sequence[str]] = None) -> ConnectedVirtualDevice:
+                 features: Optional[Sequence[str]] = None,
+                 props: Optional[Mapping[str, str]] = None) -> ConnectedVirtualDevice:
             sandbox = tmp_path / f"device_{next(numbers)}_{profile}"
-            return stack.enter_context(connected_virtual_device(adb_server, sandbox, profile, serial, features))
+            return stack.enter_context(connected_virtual_device(adb_server, sandbox, profile, serial, features, props))
 
         yield make

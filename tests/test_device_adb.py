@@ -259,3 +259,98 @@ def test_edgekit_devices_command_over_two_servers(virtual_device, second_adb_ser
     assert header.split()[-1] == "adb_server"
     assert any(virtual_device.address in r and r.endswith(servers[0]) for r in rows)
     assert any(second_adb_server_with_device.address in r and r.endswith(servers[1]) for r in rows)
+
+
+def test_every_call_on_a_stalled_device_is_bounded(adb_server, make_virtual_device, tmp_path: Path) -> None:
+    hung = make_virtual_device(adb_server, serial="edgekit-hung")
+    device = select_device(serial="edgekit-hung", adb_servers=[adb_server], timeout_s=1.0)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(b"x" * 1000)
+    device.info  # properties and features are read before the device hangs
+    hung.pause()
+    try:
+        calls = {
+            "stat": lambda: device.stat("/data/local/tmp"),
+            "list": lambda: device.listdir("/data/local/tmp"),
+            "push": lambda: device.push(payload, "/data/local/tmp/p.bin", skip_unchanged=False),
+            "pull": lambda: device.pull("/data/local/tmp/p.bin", tmp_path / "pulled.bin"),
+            "mkdir": lambda: device.mkdir("/data/local/tmp/edgekit/models"),
+            "shell": lambda: device.shell("echo hi"),
+            "thermal": lambda: device.thermal_snapshot(),
+        }
+        for name, call in calls.items():
+            started = time.monotonic()
+            with pytest.raises(DeviceTimeoutError) as caught:
+                call()
+            assert time.monotonic() - started < 4, name
+            assert hung.address in str(caught.value), name
+        # a call's own limit overrides the device's
+        started = time.monotonic()
+        with pytest.raises(DeviceTimeoutError, match="0.3 s"):
+            device.stat("/data/local/tmp", timeout=0.3)
+        assert time.monotonic() - started < 2
+    finally:
+        hung.resume()
+    assert device.shell("echo back").stdout == "back\n"
+    assert not (tmp_path / "pulled.bin").exists()
+
+
+def test_a_named_adb_server_that_dies_is_a_clear_error_and_no_server_is_started(make_virtual_device, monkeypatch):
+    from edgekit.device.servers import private_server
+
+    default_port = free_port()
+    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(default_port))  # where a default server would start
+    with private_server() as named:
+        make_virtual_device(named, serial="edgekit-orphan")
+        device = select_device(serial="edgekit-orphan", adb_servers=[named])
+        device.info
+        kill_server(int(named.rsplit(":", 1)[1]))
+        for call in (lambda: device.shell("echo hi"), lambda: device.stat("/data"),
+                     lambda: device.push(Path(__file__), "/data/local/tmp/x.py", skip_unchanged=False)):
+            with pytest.raises(DeviceError, match=f"adb server {named}"):
+                call()
+    assert not server_running("127.0.0.1", default_port), "the default adb server was started"
+    assert not server_running(*parse_server(named)), "the named adb server was restarted"
+
+
+def test_one_bad_device_is_reported_beside_the_good_ones(adb_server, virtual_device, make_virtual_device, run_cli):
+    from edgekit.device import scan_devices
+
+    hung = make_virtual_device(adb_server, serial="edgekit-hung-listing")
+    hung.pause()
+    dead_server = f"127.0.0.1:{free_port()}"
+    try:
+        started = time.monotonic()
+        scan = scan_devices([adb_server, dead_server], timeout_s=1.5)
+        assert time.monotonic() - started < 8
+        assert virtual_device.serial in {d.info.serialno for d in scan.devices}
+        problems = {p.serial or p.adb_server: p for p in scan.problems}
+        assert problems[hung.address].state == "no answer"
+        assert problems[dead_server].state == "unreachable" and "not reachable" in problems[dead_server].error
+        # the selection still finds the good device; the command lists both
+        assert select_device(serial=virtual_device.serial, adb_servers=[adb_server], timeout_s=1.5)
+        result = run_cli("devices", "--json", "--timeout", "1.5", "--adb-server", adb_server,
+                         "--adb-server", dead_server, timeout=120)
+        assert result.returncode == 0, result.stderr
+        rows = {row["serial"] or row["adb_server"]: row for row in result.json()}
+        assert rows[virtual_device.address]["state"] == "device" and rows[virtual_device.address]["kind"] == "virtual"
+        assert rows[hung.address]["state"] == "no answer" and rows[dead_server]["state"] == "unreachable"
+        text = run_cli("devices", "--timeout", "1.5", "--adb-server", adb_server, "--adb-server", dead_server,
+                       timeout=120)
+        assert virtual_device.address in text.stdout and f"not usable: {hung.address} (no answer)" in text.stdout
+    finally:
+        hung.resume()
+
+
+def test_device_kind_comes_from_the_device(adb_server, virtual_device, make_virtual_device) -> None:
+    assert device_of(virtual_device).info.kind == "virtual" and not device_of(virtual_device).is_phone
+    # An x86_64 Android device that is not edgekit's (an SDK emulator): not a phone.
+    make_virtual_device(adb_server, serial="edgekit-x86-emulator", props={"ro.edgekit.virtual": "",
+                                                                          "ro.product.cpu.abi": "x86_64"})
+    other = select_device(serial="edgekit-x86-emulator", adb_servers=[adb_server])
+    assert (other.info.virtual, other.info.kind, other.is_phone) == (False, "other", False)
+    # What an ARM phone says about itself.
+    make_virtual_device(adb_server, serial="edgekit-arm-phone", props={"ro.edgekit.virtual": "",
+                                                                       "ro.product.cpu.abi": "arm64-v8a"})
+    phone = select_device(serial="edgekit-arm-phone", adb_servers=[adb_server])
+    assert (phone.info.kind, phone.is_phone, phone.info.to_dict()["kind"]) == ("phone", True, "phone")

@@ -52,7 +52,8 @@ class CpuFreq:
 class ThermalSnapshot:
     zones: dict[str, float]  # zone type (e.g. "cpu0-silver-usr", "battery") → °C
     cpus: list[CpuFreq]
-    taken_at: float = dataclasses.field(default_factory=time.time)  # host time, seconds since the epoch
+    # host time, seconds since the epoch (ms resolution, as stored)
+    taken_at: float = dataclasses.field(default_factory=lambda: round(time.time(), 3))
 
     @property
     def hottest_c(self) -> Optional[float]:
@@ -71,7 +72,7 @@ class ThermalSnapshot:
         return bool(self.throttled_cpus)
 
     def to_dict(self) -> dict:
-        return {"taken_at": round(self.taken_at, 3), "zones": dict(self.zones),
+        return {"taken_at": self.taken_at, "zones": dict(self.zones),
                 "cpus": [dataclasses.asdict(c) for c in self.cpus], "hottest_c": self.hottest_c,
                 "hottest_zone": self.hottest_zone, "throttled": self.throttled,
                 "throttled_cpus": self.throttled_cpus}

@@ -41,9 +41,11 @@ class VirtualDevice:
 
     def __init__(self, profile: str = "sd855", *, port: int = 0, sandbox: Optional[Path] = None,
                  host: str = LOOPBACK, serial: Optional[str] = None,
-                 features: Optional[Sequence[str]] = None):
+                 features: Optional[Sequence[str]] = None, props: Optional[Mapping[str, str]] = None):
         """``features``: what adbd advertises (default: all it implements); fewer make it look
-        like an older Android, e.g. without shell_v2 (before Android 7)."""
+        like an older Android, e.g. without shell_v2 (before Android 7). ``props``: system
+        properties to set, or with "" to remove (``{"ro.edgekit.virtual": ""}`` plays a device
+        that is not edgekit's, ``{"ro.product.cpu.abi": "arm64-v8a"}`` an ARM one)."""
         self.profile: DeviceProfile = load_profile(profile)
         unknown = set(features or ()) - set(_device_files.FEATURES)
         if unknown:
@@ -67,6 +69,8 @@ class VirtualDevice:
             self.port = self._adbd.port
             self.serial: str = serial or f"edgekit-{self.profile.name}-{self.port}"
             self.properties = _device_files.properties(self.profile, self.serial)
+            self.properties.update(props or {})
+            self.properties = {k: v for k, v in self.properties.items() if v != ""}
             _device_files.populate(self._sandbox.root, self.profile, self.properties)
         except BaseException:
             if hasattr(self, "_adbd"):
