@@ -7,10 +7,12 @@ Which images play which part (see also ``quantize.py``):
   shipped in the package. When the calibration needs fewer images than there are
   (``batch_size × batch_nums``), they are picked evenly spaced over the sorted list, so every
   class folder contributes instead of only the first.
-- held-out (fidelity): the ``--eval-dir`` images when given; else the shipped photographs, where
-  a photograph that is also a calibration image is used mirrored (flipped left-right). With the
-  default calibration that is every photograph: then the held-out images are new pixels of the
-  same scenes, and the report says so (``overlaps_calibration``).
+- held-out (the stored fidelity check): with ``--calib-dir``, that folder's images not used for
+  calibration (up to ``HELD_OUT_IMAGES``, evenly spaced), or, when every image calibrated, those
+  images mirrored (flipped left-right); else the shipped photographs, mirrored where they were
+  calibration images. With the default calibration that is every photograph: then the held-out
+  images are new pixels of the same scenes, and the report says so (``overlaps_calibration``).
+  ``--eval-dir`` adds its own agreement figures (the ``eval`` section).
 - evaluation: ``--eval-dir`` with a PaddleClas ``val_list.txt`` (``path label`` lines), or class
   sub-folders named by integer class id, or by ImageNet synset id (``n01440764``) when the folder
   holds one sub-folder per class of the model (sorted order = class id, as ImageNet's).
@@ -21,17 +23,20 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Iterator, Optional, Sequence, Union
 
 import numpy as np
 
+from edgekit.description import ModelDescription, default_description
 from edgekit.errors import InvalidInputError
-from edgekit.preprocess import IMAGE_SUFFIXES, Preprocess, decode_image, list_images, sample_images
+from edgekit.preprocess import IMAGE_SUFFIXES, Transform, decode_image, list_images, sample_images
 from edgekit.workspace import sha256_file
 
 SAMPLE_SOURCE = "edgekit sample photographs (edgekit/data/images, see SOURCES.md)"
 VAL_LIST = "val_list.txt"
 SYNSET_PATTERN = re.compile(r"^n\d{8}$")
+# Held-out images taken from a calibration folder for the stored fidelity check.
+HELD_OUT_IMAGES = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +50,7 @@ class ImageView:
     def describe(self) -> str:
         return f"{self.path} (mirrored)" if self.mirrored else str(self.path)
 
-    def tensor(self, preprocess: Preprocess) -> np.ndarray:
+    def tensor(self, preprocess: Transform) -> np.ndarray:
         """The float32 CHW input; InvalidInputError naming the file when it cannot be decoded."""
         rgb = decode_image(self.path)
         if self.mirrored:
@@ -64,6 +69,7 @@ class ImageSet:
     source: str
     available: int
     note: str = ""
+    folder: Optional[Path] = None  # the user's folder the images come from (None: shipped photographs)
 
     def __len__(self) -> int:
         return len(self.views)
@@ -104,19 +110,24 @@ def calibration_set(calib_dir: Optional[Path], count: Optional[int]) -> ImageSet
         source = SAMPLE_SOURCE
     chosen = pick_evenly(images, count)
     note = "" if len(chosen) == len(images) else f"{len(chosen)} of {len(images)} images, evenly spaced in sorted order"
-    return ImageSet(tuple(ImageView(p) for p in chosen), source, len(images), note)
+    return ImageSet(tuple(ImageView(p) for p in chosen), source, len(images), note,
+                    Path(calib_dir) if calib_dir is not None else None)
 
 
 def file_digests(paths: Sequence[Path]) -> list[str]:
     return [sha256_file(p) for p in paths]
 
 
-def held_out_set(calibration_digests: set[str]) -> tuple[ImageSet, bool]:
-    """The shipped photographs as held-out images, mirrored where they were calibration images.
+def held_out_set(calibrated: Union[ImageSet, set[str]]) -> tuple[ImageSet, bool]:
+    """Held-out images for the fidelity check, and whether they overlap the calibration set.
 
-    ``calibration_digests``: sha256 of the calibration files. Returns the set and whether it
-    overlaps the calibration set (same photographs, mirrored).
+    ``calibrated``: the calibration set (its folder's unused images when it came from the user's
+    folder, see the module's doc), or the sha256 of the calibration files (shipped photographs).
     """
+    if isinstance(calibrated, ImageSet) and calibrated.folder is not None:
+        return _held_out_of_folder(calibrated)
+    calibration_digests = (set(file_digests([v.path for v in calibrated.views]))
+                           if isinstance(calibrated, ImageSet) else calibrated)
     photos = sample_images()
     views = tuple(ImageView(p, mirrored=digest in calibration_digests)
                   for p, digest in zip(photos, file_digests(photos)))
@@ -126,6 +137,22 @@ def held_out_set(calibration_digests: set[str]) -> tuple[ImageSet, bool]:
             "(same scenes, different pixels): fidelity is not measured on unseen scenes; "
             "give --eval-dir for that") if overlaps else "none of these images is a calibration image"
     return ImageSet(views, SAMPLE_SOURCE, len(photos), note), overlaps
+
+
+def _held_out_of_folder(calibrated: ImageSet) -> tuple[ImageSet, bool]:
+    folder = calibrated.folder
+    images = list_images(folder)
+    used = {v.path for v in calibrated.views}
+    unused = [p for p in images if p not in used]
+    if unused:
+        views = tuple(ImageView(p) for p in pick_evenly(unused, HELD_OUT_IMAGES))
+        note = (f"{len(views)} image(s) of {folder} not used for calibration"
+                + (f" ({len(unused)} available, evenly spaced)" if len(unused) > len(views) else ""))
+        return ImageSet(views, str(folder), len(unused), note, folder), False
+    views = tuple(ImageView(p, mirrored=True) for p in pick_evenly(images, HELD_OUT_IMAGES))
+    note = (f"every image of {folder} calibrated: the held-out images are {len(views)} of them mirrored "
+            "(same scenes, different pixels); give more images than the calibration takes, or --eval-dir")
+    return ImageSet(views, str(folder), len(images), note, folder), True
 
 
 def count_overlap(calibration_digests: set[str], images: ImageSet) -> int:
@@ -199,20 +226,21 @@ def _images_in(folder: Path) -> list[Path]:
 # ---------------------------------------------------------------------------- preprocessing
 
 
-def preprocess_for(input_shape: Sequence[int]) -> Preprocess:
-    """PaddleClas's evaluation transform for a model input of shape (N, 3, H, W)."""
-    if len(input_shape) != 4 or input_shape[1] != 3 or input_shape[2] <= 0 or input_shape[2] != input_shape[3]:
-        raise InvalidInputError(f"model input shape {tuple(input_shape)} is not (N, 3, S, S): "
-                                "edgekit feeds square RGB images")
-    return Preprocess(crop=int(input_shape[2]))
+def preprocess_for(described: Union[ModelDescription, Sequence[int]]) -> Transform:
+    """The evaluation transform of a model's description (or of the default description of an
+    input shape (N, 3, H, W)); InvalidInputError for a non-image input, UsageError when a dynamic
+    height/width has no size."""
+    description = described if isinstance(described, ModelDescription) else default_description(described)
+    description.feed_hw()
+    return Transform(description.preprocess)
 
 
-def tensors(image_set: ImageSet, preprocess: Preprocess) -> np.ndarray:
+def tensors(image_set: ImageSet, preprocess: Transform) -> np.ndarray:
     """All images of the set as one float32 NCHW array (decoding errors name the file)."""
     return np.stack([view.tensor(preprocess) for view in image_set.views])
 
 
-def iter_tensors(image_set: ImageSet, preprocess: Preprocess) -> Iterator[tuple[ImageView, np.ndarray]]:
+def iter_tensors(image_set: ImageSet, preprocess: Transform) -> Iterator[tuple[ImageView, np.ndarray]]:
     """(view, CHW tensor) one at a time, for sets too large to hold in memory."""
     for view in image_set.views:
         yield view, view.tensor(preprocess)

@@ -1,6 +1,7 @@
 """Convert: Paddle inference model → Paddle Lite ``.nb`` (naive_buffer) made by opt.
 
-Steps: resolve the source (a folder/.pdmodel, a zoo name, or ``<zoo name>_int8``), legalize a
+Steps: resolve the source (edgekit.resolve: a folder/.pdmodel, a zoo name, ``<zoo name>_int8``,
+an .onnx file; with its deployment description, stored in the manifest), legalize a
 copy of its program for Paddle Lite 2.13 (``edgekit.legalize``), run opt in a child process,
 keep ``model.nb`` with opt's log in ``convert/<MODEL>/<key>/``. opt aborting, segfaulting or
 returning without a .nb becomes one ConversionError that names the model, quotes opt's last
@@ -15,10 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
+from edgekit.artifacts import InferenceModel, Pretrained, Source, is_random_weights, manifest_weights, tool_version
+from edgekit.description import DescriptionOverrides, ModelDescription
 from edgekit.errors import ConfigError, ConversionError, InvalidInputError, UsageError
-from edgekit.export import InferenceModel, Pretrained, Source, is_random_weights, manifest_weights, \
-    resolve_inference_model, tool_version
 from edgekit.legalize import LEGALIZE_VERSION, QUANT_OPS
+from edgekit.resolve import resolve_inference_model
 from edgekit.workspace import Manifest, Workspace, atomic_write_text, building, read_manifest, write_manifest
 
 STAGE = "convert"
@@ -100,6 +102,12 @@ class LiteModel:
     def random_weights(self) -> bool:
         return is_random_weights(self.weights)
 
+    @property
+    def description(self) -> Optional[ModelDescription]:
+        """The source model's deployment description, as the manifest stores it."""
+        stored = self.manifest.description
+        return ModelDescription.from_dict(stored) if stored else None
+
     def to_dict(self) -> dict:
         return {
             "name": self.name,
@@ -114,6 +122,7 @@ class LiteModel:
             "source_model": self.source_model,
             "legalized": self.manifest.settings.get("legalized", {}),
             "weights": self.weights,
+            "description": self.description.summary() if self.description else None,
             "reused": self.reused,
         }
 
@@ -139,6 +148,7 @@ def convert_settings(model: InferenceModel, target: Target, fp16: bool) -> dict:
         "fp16": fp16,
         "optimize_out_type": "naive_buffer",
         "source": model.identity(),
+        "description": model.description.digest() if model.description else None,
         "paddlelite": tool_version("paddlelite"),
         "legalize": LEGALIZE_VERSION,
     }
@@ -161,13 +171,15 @@ def checked_target(target: str, fp16: bool) -> Target:
 
 
 def convert_model(source: Source, workspace: Workspace, *, target: str = "arm", fp16: bool = False,
-                  pretrained: Pretrained = None, force: bool = False) -> LiteModel:
+                  pretrained: Pretrained = None, overrides: Optional[DescriptionOverrides] = None,
+                  force: bool = False) -> LiteModel:
     """The .nb of ``source`` for ``target`` (converted now, or reused from the workspace).
 
     ``source`` is anything ``resolve_inference_model`` takes (``pretrained`` goes with a zoo
-    name); the target is checked first. ``force`` runs opt again; the source is reused."""
+    name, ``overrides`` are description flags); the target is checked first. ``force`` runs opt
+    again; the source is reused. The manifest stores the source's description."""
     chosen = checked_target(target, fp16)
-    model = resolve_inference_model(source, workspace, pretrained=pretrained)
+    model = resolve_inference_model(source, workspace, pretrained=pretrained, overrides=overrides)
     settings = convert_settings(model, chosen, fp16)
     found = None if force else find_converted(model, workspace, target=chosen.name, fp16=fp16)
     if found is not None:
@@ -179,7 +191,8 @@ def convert_model(source: Source, workspace: Workspace, *, target: str = "arm", 
         write_manifest(tmp, stage=STAGE, model=model.name,
                        settings={**settings, "quantized": report["quantized"], "legalized": report["fixes"]},
                        inputs={"source_model": str(model.directory), **settings["source"], "weights": model.weights},
-                       tools={"paddlelite": tool_version("paddlelite")})
+                       tools={"paddlelite": tool_version("paddlelite")},
+                       description=model.description.to_dict() if model.description else None)
     return lite_model_from_folder(final, reused=False)
 
 

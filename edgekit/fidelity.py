@@ -12,7 +12,7 @@ import numpy as np
 from edgekit._paddle import PaddlePredictor
 from edgekit.calibration import ImageSet, iter_tensors
 from edgekit.errors import ToolError
-from edgekit.preprocess import Preprocess
+from edgekit.preprocess import Transform
 
 # Per-image results are listed up to this many images (an evaluation set may hold thousands).
 PER_IMAGE_LIMIT = 100
@@ -33,7 +33,7 @@ def topk_hit(logits: np.ndarray, label: int, k: int) -> bool:
     return bool(label in np.argsort(-logits, kind="stable")[:k])
 
 
-def measure(fp32: PaddlePredictor, int8: PaddlePredictor, images: ImageSet, preprocess: Preprocess) -> dict:
+def measure(fp32: PaddlePredictor, int8: PaddlePredictor, images: ImageSet, preprocess: Transform) -> dict:
     """Run both models on every image: top-1 agreement, cosine of the logits and, when the images
     carry labels, top-1/top-5 accuracy of each model."""
     agree, cosines, per_image = [], [], []

@@ -1,9 +1,11 @@
 """Predict: classify images on this machine with Paddle Lite's x86 runtime.
 
-The images go through PaddleClas's evaluation transform (``edgekit.preprocess.Preprocess``),
-the x86 ``.nb`` runs in a child process (``edgekit.lite_runtime``) and the top-k classes come
-with their ImageNet labels and softmax scores. A model name or folder is converted for x86 on
-demand; a ``.nb`` path is used as it is.
+The MODEL is resolved by edgekit.resolve (with the description flags); the images go through
+the evaluation transform of the model's description (``edgekit.preprocess.Transform``: its
+resize, crop, normalization and channel order, at its input size), the x86 ``.nb`` runs in a
+child process (``edgekit.lite_runtime``) and the top-k classes come with the description's
+labels (class ids when it has none) and softmax scores. A model name, folder or .onnx file is
+converted for x86 on demand; a ``.nb`` path is used as it is.
 
 Results of a model exported without pretrained weights (random weights, as the export's manifest
 records it, also for a reused export or a workspace ``.nb``) are flagged as untrusted. Host
@@ -22,8 +24,9 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from edgekit.artifacts import Pretrained, is_random_weights, manifest_weights
+from edgekit.description import DescriptionOverrides, ModelDescription
 from edgekit.errors import InvalidInputError, RuntimeCrashError, UsageError
-from edgekit.export import Pretrained, is_random_weights, manifest_weights
 from edgekit.workspace import Workspace, read_manifest
 
 INT8_WARNING = ("int8 .nb on the host: Paddle Lite 2.13rc0's x86 int8 kernels are known to give wrong "
@@ -55,11 +58,13 @@ class PredictionResult:
     trusted: bool
     warning: Optional[str]
     predictions: tuple[ImagePrediction, ...]
+    description: Optional[ModelDescription] = None
 
     def to_dict(self) -> dict:
         return {
             "model": self.model,
             "nb_path": str(self.nb_path),
+            "description": self.description.summary() if self.description else None,
             "quantized": self.quantized,
             "trusted": self.trusted,
             "warning": self.warning,
@@ -74,7 +79,7 @@ class _HostModel:
     name: str
     nb_path: Path
     quantized: bool
-    input_size: int
+    description: ModelDescription
     random_weights: bool
 
 
@@ -88,13 +93,15 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def top_k(probabilities: np.ndarray, k: int, labels: Sequence[str]) -> tuple[ClassScore, ...]:
+def top_k(probabilities: np.ndarray, k: int, labels: Optional[Sequence[str]]) -> tuple[ClassScore, ...]:
+    """The k best classes; a class without a label (or no labels at all) is named by its id."""
+    labels = labels or ()
     order = np.argsort(-probabilities, kind="stable")[:k]
     return tuple(ClassScore(int(i), labels[i] if i < len(labels) else f"class {i}", float(probabilities[i]))
                  for i in order)
 
 
-def _nb_model(nb_path: Path) -> _HostModel:
+def _nb_model(nb_path: Path, description: ModelDescription) -> _HostModel:
     """A user-given .nb: its manifest when it is a workspace artifact, else its kernel keys."""
     from edgekit.lite_runtime import inspect_nb
 
@@ -107,23 +114,23 @@ def _nb_model(nb_path: Path) -> _HostModel:
     manifest = read_manifest(nb_path.parent)
     quantized = kernels.int8 or bool(manifest and manifest.settings.get("quantized"))
     name = manifest.model if manifest else nb_path.stem
-    return _HostModel(name=name, nb_path=nb_path, quantized=quantized, input_size=0,
+    return _HostModel(name=name, nb_path=nb_path, quantized=quantized, description=description,
                       random_weights=is_random_weights(manifest_weights(manifest)))
 
 
-def _host_model(model: Union[str, Path], workspace: Workspace, pretrained: Pretrained) -> _HostModel:
-    from edgekit.convert import NB_FILE, convert_model
-    from edgekit.export import resolve_inference_model
+def _host_model(model: Union[str, Path], workspace: Workspace, pretrained: Pretrained,
+                overrides: Optional[DescriptionOverrides]) -> _HostModel:
+    from edgekit.convert import convert_model
+    from edgekit.resolve import resolve_model
 
-    path = Path(model).expanduser()
-    if str(model).endswith(".nb"):
-        return _nb_model(path)
-    if path.is_dir() and (path / NB_FILE).is_file() and not any(path.glob("*.pdmodel")):
-        return _nb_model(path / NB_FILE)  # a convert artifact folder
-    source = resolve_inference_model(model, workspace, pretrained=pretrained)
+    resolved = resolve_model(model, workspace, pretrained=pretrained, overrides=overrides)
+    if resolved.nb_path is not None:  # a .nb, or a convert folder's
+        return _nb_model(resolved.nb_path, resolved.description)
+    source = resolved.model
+    source.described().feed_hw()  # a dynamic input without a size: say so before converting
     lite = convert_model(source, workspace, target="x86")
     return _HostModel(name=lite.name, nb_path=lite.nb_path, quantized=lite.quantized,
-                      input_size=int(source.input_shape[-1]), random_weights=source.random_weights)
+                      description=source.described(), random_weights=source.random_weights)
 
 
 def _warning(host: _HostModel, finite: bool) -> Optional[str]:
@@ -134,10 +141,12 @@ def _warning(host: _HostModel, finite: bool) -> Optional[str]:
 
 
 def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], workspace: Workspace, *,
-                   topk: int = 5, threads: int = 1, pretrained: Pretrained = None) -> PredictionResult:
-    """Top-``topk`` ImageNet classes of each image by the x86 .nb of ``model``."""
+                   topk: int = 5, threads: int = 1, pretrained: Pretrained = None,
+                   overrides: Optional[DescriptionOverrides] = None) -> PredictionResult:
+    """Top-``topk`` classes of each image by the x86 .nb of ``model``, preprocessed and labelled
+    as the model's description (with ``overrides``) says."""
     from edgekit.lite_runtime import run_nb
-    from edgekit.preprocess import Preprocess, decode_image, imagenet_labels
+    from edgekit.preprocess import Transform, decode_image
 
     if not images:
         raise UsageError("give at least one image")
@@ -147,8 +156,10 @@ def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], 
         raise UsageError(f"--threads must be at least 1 (got {threads})")
     # Decode first: an unreadable image (named in the InvalidInputError) fails before any conversion.
     decoded = [decode_image(Path(image)) for image in images]
-    host = _host_model(model, workspace, pretrained)
-    batch = Preprocess(crop=host.input_size or 224).batch(decoded)
+    host = _host_model(model, workspace, pretrained, overrides)
+    description = host.description
+    description.feed_hw()  # UsageError naming what to give when a dynamic input has no size
+    batch = Transform(description.preprocess).batch(decoded)
     try:
         logits = run_nb(host.nb_path, batch, threads=threads)
     except RuntimeCrashError as e:
@@ -156,14 +167,19 @@ def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], 
             raise RuntimeCrashError(f"{e} (an int8 .nb: Paddle Lite 2.13rc0's x86 int8 kernels are known to "
                                     f"crash; measure int8 models with 'edgekit quantize' or on the phone)") from None
         raise
+    logits = logits.reshape(len(logits), -1)
+    if description.labels is not None and logits.shape[1] != len(description.labels):
+        raise InvalidInputError(f"{len(description.labels)} labels ({description.source}) for {host.name}, whose "
+                                f"output has {logits.shape[1]} classes")
     finite = bool(np.all(np.isfinite(logits)))
     probabilities = softmax(np.nan_to_num(logits, nan=0.0, posinf=0.0, neginf=0.0))
-    labels = imagenet_labels()
+    labels = description.labels
     warning = _warning(host, finite)
     return PredictionResult(
         model=host.name, nb_path=host.nb_path, quantized=host.quantized, trusted=warning is None, warning=warning,
         predictions=tuple(ImagePrediction(str(image), top_k(row, topk, labels))
                           for image, row in zip(images, probabilities)),
+        description=description,
     )
 
 

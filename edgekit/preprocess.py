@@ -1,29 +1,75 @@
-"""PaddleClas's evaluation preprocessing, exactly: decode to RGB, resize the short side to 256
-(OpenCV bilinear), center-crop 224, scale by 1/255, subtract mean, divide by std, HWC → CHW.
+"""PaddleClas's evaluation preprocessing, exactly, for any ``PreprocessSpec`` (edgekit.description):
+decode to RGB, resize (the short side, or to a fixed size) with OpenCV's interpolation, center-crop,
+flip to BGR when the model takes BGR, ``(x * scale - mean) / std`` in float32, HWC → CHW.
 
-These are the facts of PaddleClas's ``ResizeImage(resize_short=256)``, ``CropImage(224)``,
-``NormalizeImage`` and ``ToCHWImage`` operators with their defaults; the Android demo's Java
-code reproduces the same arithmetic and is tested against this module.
+These are the facts of PaddleClas's ``ResizeImage``, ``CropImage``, ``NormalizeImage`` and
+``ToCHWImage`` operators. The zoo's default (short side 256, crop 224, bilinear, RGB, ImageNet
+mean/std) is ``Preprocess()``; the Android demo's Java code reproduces the same arithmetic and is
+tested against this module.
+
+Images are bounded before they cost memory: the header's size is read first (Pillow's lazy
+open) and an image over ``MAX_IMAGE_PIXELS`` is refused before decoding; a resize whose output
+would exceed ``MAX_RESIZED_PIXELS`` (a 1x20000 strip resized to a short side of 256) is refused
+before allocating.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
+from edgekit.description import IMAGENET_MEAN, IMAGENET_STD, PreprocessSpec, imagenet_labels  # noqa: F401
 from edgekit.errors import InvalidInputError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+# Largest image decoded: 90 megapixels (Pillow's decompression-bomb threshold is 89.5 M), about
+# 270 MB of RGB; larger files are refused from their header, before any pixel is decoded.
+MAX_IMAGE_PIXELS = 90_000_000
+MAX_IMAGE_BYTES = 256 * 2**20
+# Largest image a resize may make (4096 x 4096, 48 MB of RGB).
+MAX_RESIZED_PIXELS = 4096 * 4096
+_CV2_INTERPOLATION = {"bilinear": "INTER_LINEAR", "nearest": "INTER_NEAREST", "bicubic": "INTER_CUBIC",
+                      "area": "INTER_AREA", "lanczos": "INTER_LANCZOS4"}
+
+Image = Union[str, Path, np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Transform:
+    """The evaluation transform of a PreprocessSpec: an image → float32 CHW tensor."""
+
+    spec: PreprocessSpec
+
+    def __call__(self, image: Image) -> np.ndarray:
+        """One image (a path, or an HWC RGB uint8 array) → float32 CHW tensor."""
+        spec = self.spec
+        rgb = decode_image(image) if not isinstance(image, np.ndarray) else image
+        if spec.resize_short is not None:
+            rgb = resize_short(rgb, spec.resize_short, spec.interpolation)
+        elif spec.resize_size is not None:
+            rgb = resize_to(rgb, spec.resize_size, spec.interpolation)
+        if spec.crop is not None:
+            rgb = center_crop(rgb, spec.crop)
+        if spec.channel_order == "BGR":
+            rgb = rgb[:, :, ::-1]
+        return normalize_chw(rgb, spec.mean, spec.std, spec.scale)
+
+    def batch(self, images: Sequence[Image]) -> np.ndarray:
+        """Images → float32 NCHW batch (they must come out of the same size: crop or fixed resize)."""
+        tensors = [self(image) for image in images]
+        shapes = {t.shape for t in tensors}
+        if len(shapes) > 1:
+            raise InvalidInputError(f"the preprocessing gives images of different sizes ({len(shapes)} shapes): "
+                                    "a batch needs a crop or a fixed resize size")
+        return np.stack(tensors)
 
 
 @dataclasses.dataclass(frozen=True)
 class Preprocess:
-    """Settings of the evaluation transform. ``resize_short`` defaults to crop / 0.875 (256 for 224)."""
+    """The zoo's transform for a square input. ``resize_short`` defaults to crop / 0.875 (256 for 224)."""
 
     crop: int = 224
     resize_short: int = 0
@@ -34,14 +80,35 @@ class Preprocess:
     def short_side(self) -> int:
         return self.resize_short or int(round(self.crop / 0.875))
 
-    def __call__(self, image: Union[str, Path, np.ndarray]) -> np.ndarray:
-        """One image (a path, or an HWC RGB uint8 array) → float32 CHW tensor."""
-        rgb = decode_image(image) if not isinstance(image, np.ndarray) else image
-        return normalize_chw(center_crop(resize_short(rgb, self.short_side), self.crop), self.mean, self.std)
+    @property
+    def spec(self) -> PreprocessSpec:
+        return PreprocessSpec(resize_short=self.short_side, crop=(self.crop, self.crop), mean=tuple(self.mean),
+                              std=tuple(self.std))
 
-    def batch(self, images: Sequence[Union[str, Path, np.ndarray]]) -> np.ndarray:
+    def __call__(self, image: Image) -> np.ndarray:
+        """One image (a path, or an HWC RGB uint8 array) → float32 CHW tensor."""
+        return Transform(self.spec)(image)
+
+    def batch(self, images: Sequence[Image]) -> np.ndarray:
         """Images → float32 NCHW batch."""
-        return np.stack([self(image) for image in images])
+        return Transform(self.spec).batch(images)
+
+
+def image_size(path: Union[str, Path]) -> Optional[tuple[int, int]]:
+    """(width, height) from the file's header without decoding pixels; None when Pillow cannot tell."""
+    import warnings
+
+    from PIL import Image as PILImage
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # DecompressionBombWarning: our own limit decides
+        try:
+            with PILImage.open(path) as image:
+                return image.size
+        except PILImage.DecompressionBombError:
+            return MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS  # Pillow's 2x limit: far above ours
+        except (OSError, ValueError, SyntaxError):
+            return None
 
 
 def decode_image(path: Union[str, Path]) -> np.ndarray:
@@ -50,39 +117,75 @@ def decode_image(path: Union[str, Path]) -> np.ndarray:
 
     path = Path(path)
     try:
+        size_bytes = path.stat().st_size
+    except OSError as e:
+        raise InvalidInputError(f"cannot read image {path}: {e.strerror or e}") from None
+    if size_bytes > MAX_IMAGE_BYTES:
+        raise InvalidInputError(f"image {path} is {size_bytes / 2**20:.0f} MiB: larger than edgekit's limit of "
+                                f"{MAX_IMAGE_BYTES // 2**20} MiB")
+    size = image_size(path)
+    if size is None:
+        raise InvalidInputError(f"cannot decode image {path}: not a JPEG/PNG/BMP image or corrupt")
+    if size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise InvalidInputError(f"image {path} is {size[0]}x{size[1]} pixels: larger than edgekit's limit of "
+                                f"{MAX_IMAGE_PIXELS // 10**6} megapixels")
+    try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise InvalidInputError(f"cannot read image {path}: {e.strerror or e}") from None
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error:  # e.g. a header that lies about its size
+        bgr = None
     if bgr is None:
         raise InvalidInputError(f"cannot decode image {path}: not a JPEG/PNG/BMP image or corrupt")
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def resize_short(rgb: np.ndarray, short_side: int) -> np.ndarray:
+def resize_short(rgb: np.ndarray, short_side: int, interpolation: str = "bilinear") -> np.ndarray:
     """Scale so the shorter side is ``short_side`` (sizes rounded as PaddleClas rounds them)."""
-    import cv2
-
     height, width = rgb.shape[:2]
     percent = float(short_side) / min(width, height)
     size = (int(round(width * percent)), int(round(height * percent)))
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+    if size[0] * size[1] > MAX_RESIZED_PIXELS:
+        raise InvalidInputError(f"image of {width}x{height}: resizing its short side to {short_side} would make "
+                                f"{size[0]}x{size[1]} pixels (limit {MAX_RESIZED_PIXELS // 10**6} megapixels); "
+                                "its aspect ratio is too extreme")
+    return _resize(rgb, size, interpolation)
 
 
-def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
+def resize_to(rgb: np.ndarray, size: tuple[int, int], interpolation: str = "bilinear") -> np.ndarray:
+    """Scale to (width, height), as PaddleClas's ResizeImage(size=...)."""
+    if size[0] * size[1] > MAX_RESIZED_PIXELS:
+        raise InvalidInputError(f"resize to {size[0]}x{size[1]} exceeds edgekit's limit of "
+                                f"{MAX_RESIZED_PIXELS // 10**6} megapixels")
+    return _resize(rgb, size, interpolation)
+
+
+def _resize(rgb: np.ndarray, size: tuple[int, int], interpolation: str) -> np.ndarray:
+    import cv2  # heavy-ish; only image commands need it
+
+    if size[0] < 1 or size[1] < 1:
+        raise InvalidInputError(f"image of {rgb.shape[1]}x{rgb.shape[0]} would be resized to {size[0]}x{size[1]}")
+    return cv2.resize(rgb, size, interpolation=getattr(cv2, _CV2_INTERPOLATION[interpolation]))
+
+
+def center_crop(rgb: np.ndarray, size: Union[int, tuple[int, int]]) -> np.ndarray:
+    """The centered ``size`` (an int, or (width, height)) of an HWC image, as PaddleClas's CropImage."""
+    crop_w, crop_h = (size, size) if isinstance(size, int) else size
     height, width = rgb.shape[:2]
-    if height < size or width < size:
-        raise InvalidInputError(f"image of {width}x{height} is smaller than the {size}x{size} crop")
-    top, left = (height - size) // 2, (width - size) // 2
-    return rgb[top:top + size, left:left + size, :]
+    if height < crop_h or width < crop_w:
+        raise InvalidInputError(f"image of {width}x{height} is smaller than the {crop_w}x{crop_h} crop")
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    return rgb[top:top + crop_h, left:left + crop_w, :]
 
 
 def normalize_chw(rgb: np.ndarray, mean: Iterable[float] = IMAGENET_MEAN,
-                  std: Iterable[float] = IMAGENET_STD) -> np.ndarray:
-    """uint8 HWC → float32 CHW, (x / 255 - mean) / std, with PaddleClas's float32 arithmetic."""
+                  std: Iterable[float] = IMAGENET_STD, scale: float = 1.0 / 255.0) -> np.ndarray:
+    """uint8 HWC → float32 CHW, (x * scale - mean) / std, with PaddleClas's float32 arithmetic."""
     mean_arr = np.array(list(mean), dtype=np.float32).reshape(1, 1, 3)
     std_arr = np.array(list(std), dtype=np.float32).reshape(1, 1, 3)
-    scaled = (rgb.astype(np.float32) * np.float32(1.0 / 255.0) - mean_arr) / std_arr
+    scaled = (rgb.astype(np.float32) * np.float32(scale) - mean_arr) / std_arr
     return np.ascontiguousarray(scaled.transpose(2, 0, 1))
 
 
@@ -106,11 +209,3 @@ def sample_images() -> list[Path]:
 
     folder = Path(str(resources.files("edgekit.data").joinpath("images")))
     return list_images(folder)
-
-
-def imagenet_labels() -> list[str]:
-    """The 1000 ImageNet-1k class names; index = class id."""
-    from importlib import resources
-
-    text = resources.files("edgekit.data").joinpath("imagenet1k_labels.txt").read_text()
-    return text.splitlines()

@@ -12,21 +12,22 @@ from typing import Any
 import numpy as np
 
 from edgekit import calibration
-from edgekit.export import InferenceModel
+from edgekit.artifacts import InferenceModel
 
 # Image paths listed in a report's held-out section (an evaluation set may hold thousands).
 LISTED_IMAGES = 100
 
 
-def held_out_fidelity(fp32: InferenceModel, int8_model: InferenceModel, calibration_digests: set[str]) -> dict:
-    """The stored report's ``fidelity`` section: both models on the shipped photographs (mirrored
-    where they were calibration images; see calibration.held_out_set)."""
+def held_out_fidelity(fp32: InferenceModel, int8_model: InferenceModel, calibrated: calibration.ImageSet) -> dict:
+    """The stored report's ``fidelity`` section: both models on held-out images of the user's
+    calibration folder, else on the shipped photographs (mirrored where they were calibration
+    images; see calibration.held_out_set), preprocessed as the model's description says."""
     from edgekit import fidelity
 
-    images, overlaps = calibration.held_out_set(calibration_digests)
+    images, overlaps = calibration.held_out_set(calibrated)
     measured = fidelity.measure(fidelity.PaddlePredictor(fp32.model_file, fp32.params_file),
                                 fidelity.PaddlePredictor(int8_model.model_file, int8_model.params_file),
-                                images, calibration.preprocess_for(fp32.input_shape))
+                                images, calibration.preprocess_for(fp32.described()))
     measured.pop("accuracy", None)
     measured.pop("labelled_images", None)
     return {**measured, "held_out": images.describe(limit=LISTED_IMAGES), "overlaps_calibration": overlaps}
@@ -46,7 +47,7 @@ class EvalPlan:
         from edgekit import fidelity
 
         fp32_run = fidelity.PaddlePredictor(fp32.model_file, fp32.params_file)
-        num_classes = int(fp32_run(np.zeros(fp32.input_shape[1:], np.float32)).size)
+        num_classes = fp32.num_classes or int(fp32_run(np.zeros(fp32.described().feed_shape()[1:], np.float32)).size)
         folder = Path(eval_dir).expanduser().resolve()
         return cls(fp32, folder, calibration.eval_set(folder, num_classes), fp32_run)
 
@@ -57,7 +58,7 @@ class EvalPlan:
         overlap = calibration.count_overlap(calibration_digests, self.images)
         measured = fidelity.measure(self.fp32_run,
                                     fidelity.PaddlePredictor(int8_model.model_file, int8_model.params_file),
-                                    self.images, calibration.preprocess_for(self.fp32.input_shape))
+                                    self.images, calibration.preprocess_for(self.fp32.described()))
         accuracy = measured.pop("accuracy")
         labelled = measured.pop("labelled_images")
         note = (f"{overlap} evaluation image(s) are also calibration images" if overlap

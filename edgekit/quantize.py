@@ -26,8 +26,7 @@ import numpy as np
 
 from edgekit import calibration
 from edgekit.errors import UsageError
-from edgekit.export import InferenceModel, Pretrained, Source, load_inference_model, looks_like_path, \
-    resolve_inference_model, tool_version
+from edgekit.artifacts import InferenceModel, Pretrained, Source, load_inference_model, looks_like_path, tool_version
 from edgekit.legalize import is_quantized_program, read_program
 from edgekit.program import Layer, feed_name, quantized_weights, resolve_skip_patterns, weight_layers
 from edgekit.ptq import check_op_types, paddleslim_arguments, run_quant_post_static
@@ -40,7 +39,8 @@ STAGE = "quantize"
 REPORT_FILE = "quant_report.json"
 # Bump when the quantization recipe (not its settings) changes, so old artifacts are rebuilt.
 # 2: the stored report's fidelity is always on the held-out photographs; evaluations are not stored.
-QUANT_RECIPE = 2
+# 3: calibration and fidelity follow the model's description; held-out images come from --calib-dir.
+QUANT_RECIPE = 3
 
 
 # ---------------------------------------------------------------------------------- artifact
@@ -86,23 +86,34 @@ def _quantize(fp32: InferenceModel, config: QuantConfig, plan: "_Plan", workspac
               name: str) -> QuantizedModel:
     started = time.perf_counter()
     # decoded before any folder exists: an unreadable image stops the run with nothing written
-    samples = calibration.tensors(plan.calibration, calibration.preprocess_for(fp32.input_shape))
+    samples = calibration.tensors(plan.calibration, calibration.preprocess_for(fp32.described()))
     final = workspace.artifact_dir(STAGE, name, plan.settings)
     with building(final) as tmp:
         report = _build(fp32, config, plan, samples, tmp, started=started)
         write_manifest(tmp, stage=STAGE, model=name, settings=plan.settings, inputs=plan.inputs,
-                       tools=report["tools"])
+                       tools=report["tools"], description=fp32.described().to_dict())
     return QuantizedModel(load_inference_model(final), report, reused=False)
 
 
 def resolve_source(source: Source, workspace: Workspace, *, pretrained: Pretrained = None) -> InferenceModel:
-    """The float model to quantize: what ``resolve_inference_model`` makes of ``source``, refusing
+    """The float model to quantize: an InferenceModel as it is (commands pass what edgekit.resolve
+    made of their MODEL, description flags applied), a folder, or a zoo name (exported); refusing
     int8 names and programs that are quantized already."""
-    if isinstance(source, str) and not looks_like_path(source) and not Path(source).exists():
+    if isinstance(source, InferenceModel):
+        model = source
+        if pretrained is not None and pretrained is not False:
+            raise UsageError(f"--pretrained applies to zoo model names, not to the inference model {model.name}")
+    elif isinstance(source, Path) or Path(source).expanduser().exists() or looks_like_path(str(source)):
+        if pretrained is not None and pretrained is not False:
+            raise UsageError(f"--pretrained applies to zoo model names, not to the inference model {source}")
+        model = load_inference_model(Path(source))
+    else:
         base, is_int8 = split_int8(source)
         if is_int8:
             raise UsageError(f"{source} is already quantized: it is what 'edgekit quantize {base}' builds")
-    model = resolve_inference_model(source, workspace, pretrained=pretrained)
+        from edgekit.export import export_model
+
+        model = export_model(source, workspace, pretrained=pretrained)
     if is_quantized_program(read_program(model.model_file)):
         raise UsageError(f"{model.name} ({model.model_file}) is already quantized")
     return model
@@ -125,7 +136,7 @@ def _plan(fp32: InferenceModel, config: QuantConfig, calib_dir: Optional[Path]) 
     if batch > 0 and config.batch_size != batch:
         raise UsageError(f"batch_size {config.batch_size} does not fit {fp32.name}, whose input batch is fixed "
                          f"at {batch} (input shape {tuple(fp32.input_shape)})")
-    calibration.preprocess_for(fp32.input_shape)  # refuses non-image inputs before any work
+    calibration.preprocess_for(fp32.described())  # refuses non-image inputs, sizes missing, before any work
     check_op_types(config.quantizable_op_type)
     program = read_program(fp32.model_file)
     layers = tuple(weight_layers(program))
@@ -139,6 +150,7 @@ def _plan(fp32: InferenceModel, config: QuantConfig, calib_dir: Optional[Path]) 
         "skip_tensors": sorted({w for names in skipped.values() for w in names}),
         "calibration_sha256": digests,
         "source": identity,
+        "description": fp32.described().digest(),
         "recipe": QUANT_RECIPE,
         "paddleslim": tool_version("paddleslim"),
         "paddle": tool_version("paddlepaddle"),
@@ -155,7 +167,7 @@ def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, samples: np.n
     run_quant_post_static(fp32.name, folder, arguments, samples, plan.feed, fp32.input_shape, config.batch_size)
     quantized = time.perf_counter()
     int8_model = load_inference_model(folder)
-    fidelity = held_out_fidelity(fp32, int8_model, set(plan.inputs["calibration_images"].values()))
+    fidelity = held_out_fidelity(fp32, int8_model, plan.calibration)
     finished = time.perf_counter()
     report = {
         "model": int8_name(fp32.name),

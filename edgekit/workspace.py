@@ -75,13 +75,17 @@ class Manifest:
     tools: dict  # name -> version
     files: dict  # relative path -> {"bytes": n, "sha256": hex}
     created: str
+    # the model's deployment description (edgekit.description.ModelDescription.to_dict()), when
+    # the stage knows it; manifests written before it existed have none
+    description: Optional[dict] = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Manifest":
-        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)
+                      if f.name in data or f.default is dataclasses.MISSING})
 
 
 def describe_files(folder: Path) -> dict:
@@ -93,7 +97,7 @@ def describe_files(folder: Path) -> dict:
 
 
 def write_manifest(folder: Path, *, stage: str, model: str, settings: Mapping, inputs: Mapping,
-                   tools: Mapping) -> Manifest:
+                   tools: Mapping, description: Optional[Mapping] = None) -> Manifest:
     manifest = Manifest(
         stage=stage,
         model=model,
@@ -102,6 +106,7 @@ def write_manifest(folder: Path, *, stage: str, model: str, settings: Mapping, i
         tools=dict(tools),
         files=describe_files(folder),
         created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        description=dict(description) if description is not None else None,
     )
     atomic_write_text(folder / MANIFEST, json.dumps(manifest.to_dict(), indent=2, sort_keys=True) + "\n")
     return manifest

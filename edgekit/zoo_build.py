@@ -140,7 +140,7 @@ def _checked_name(name: str) -> str:
 def build_one(name: str, workspace_root: str, target: str, force: bool) -> BuildOutcome:
     """Export (or quantize) and convert one model; errors come back in the outcome."""
     from edgekit.convert import convert_model
-    from edgekit.export import resolve_inference_model
+    from edgekit.resolve import resolve_inference_model
 
     started = time.perf_counter()
     try:

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from edgekit.errors import InvalidInputError, ToolError, UsageError
-from edgekit.export import (RANDOM_WEIGHTS, check_onnx, export_model, find_exported, load_inference_model,
-                            resolve_inference_model, run_paddle_inference)
+from edgekit.export import RANDOM_WEIGHTS, check_onnx, export_model, find_exported, load_inference_model, \
+    run_paddle_inference
+from edgekit.resolve import resolve_inference_model
 from edgekit.workspace import MANIFEST, Workspace
 from edgekit.zoo import RANDOM_WEIGHTS_NOTE, _pretrained
 

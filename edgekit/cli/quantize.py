@@ -6,8 +6,8 @@ from typing import Optional
 
 import click
 
-from edgekit.cli._common import PRETRAINED_HELP, pretrained_arg, emit, json_option, open_workspace, \
-    workspace_option
+from edgekit.cli._common import PRETRAINED_HELP, description_options, pretrained_arg, emit, json_option, \
+    open_workspace, workspace_option
 
 
 @click.command()
@@ -32,13 +32,14 @@ from edgekit.cli._common import PRETRAINED_HELP, pretrained_arg, emit, json_opti
               help="Keep layers float: fnmatch on layer name (conv2d_62, linear_0), weight or output name. "
                    "Repeatable.")
 @click.option("--force", is_flag=True, help="Quantize again even when the workspace has this artifact.")
+@description_options
 @workspace_option
 @json_option
 def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib_dir: Optional[str],
              eval_dir: Optional[str], algo: Optional[str], hist_percent: Optional[float], batch_size: Optional[int],
              batch_nums: Optional[int], weight_quantize_type: Optional[str], quantizable_op_type: Optional[str],
              onnx_format: Optional[bool], skip_patterns: tuple[str, ...], force: bool, workspace: Optional[str],
-             as_json: bool) -> None:
+             as_json: bool, overrides: object) -> None:
     """Post-training int8 quantization (PaddleSlim quant_post_static) of a zoo MODEL or an
     inference-model folder, into MODEL_int8, with a fidelity report (Paddle Inference)."""
     from pathlib import Path
@@ -46,12 +47,14 @@ def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib
     from edgekit.quant_config import DEFAULT_PRESET, QuantConfig
     from edgekit.quant_report import format_report
     from edgekit.quantize import quantize_model
+    from edgekit.resolve import resolve_float_model
 
     config = QuantConfig.from_preset(
         preset or DEFAULT_PRESET, algo=algo, hist_percent=hist_percent, batch_size=batch_size, batch_nums=batch_nums,
         weight_quantize_type=weight_quantize_type, quantizable_op_type=quantizable_op_type,
         onnx_format=onnx_format, skip_patterns=skip_patterns or None)
-    result = quantize_model(model, open_workspace(workspace), config, calib_dir=Path(calib_dir) if calib_dir else None,
-                            eval_dir=Path(eval_dir) if eval_dir else None, pretrained=pretrained_arg(pretrained),
-                            force=force)
+    opened = open_workspace(workspace)
+    fp32 = resolve_float_model(model, opened, pretrained=pretrained_arg(pretrained), overrides=overrides)
+    result = quantize_model(fp32, opened, config, calib_dir=Path(calib_dir) if calib_dir else None,
+                            eval_dir=Path(eval_dir) if eval_dir else None, force=force)
     emit(result.to_dict(), as_json, lambda _: format_report(result))
