@@ -120,7 +120,9 @@ def measured_rows(records: Iterable) -> list[LatencyRow]:
     device, at the seed's input size; the latest run per (model, profile, threads, precision)."""
     latest: dict[tuple, LatencyRow] = {}
     for record in records:
-        if not record.ok or record.virtual or not record.profile or not record.latency:
+        # Only a phone's latency is a profile's; the results store says which records are phones.
+        phone = record.is_phone if hasattr(record, "is_phone") else not record.virtual
+        if not record.ok or not phone or not record.profile or not record.latency:
             continue
         settings = record.settings or {}
         if str(settings.get("input_shape", "1,3,224,224")).replace(" ", "") != "1,3,224,224":

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Optional, Union
 
 from edgekit import reference as seed
-from edgekit.errors import UnknownModelError, UsageError
+from edgekit.errors import UsageError
 from edgekit.estimate import data, fit
 from edgekit.estimate.features import FP32, ModelFeatures, model_file_features
-from edgekit.estimate.zoo_features import find_zoo_features, zoo_features
+from edgekit.estimate.zoo_features import find_zoo_features
 
 ModelArg = Union[str, Path]
 
@@ -29,29 +29,33 @@ def zoo_lookup(model: str, precision: str) -> ModelFeatures:
 
 def model_features(model: ModelArg, workspace=None) -> ModelFeatures:
     """Features of what a MODEL argument names: a zoo name or ``NAME_int8`` from the shipped
-    table (no paddle), an inference-model folder or ``.pdmodel`` read directly, anything else
-    through edgekit's resolver (which exports or quantizes it)."""
+    table (no export, no paddle); anything else (a folder, a ``.pdmodel``, an ONNX file) through
+    edgekit's resolver of MODEL arguments, then read from its program."""
     text = os.fspath(model)
-    if not isinstance(model, Path) and not Path(text).expanduser().exists():
+    if not isinstance(model, Path) and _is_zoo_name(text) and not Path(text).expanduser().exists():
         features = find_zoo_features(text)
-        if features is not None and _is_zoo_name(text):
+        if features is not None:
             return dataclasses.replace(features, model=text)
-    from edgekit.export import load_inference_model, looks_like_path, resolve_inference_model
+    if workspace is None:
+        from edgekit.workspace import Workspace
 
-    path = Path(text).expanduser()
-    if isinstance(model, Path) or path.exists() or looks_like_path(text):
-        inference = load_inference_model(path)
-    else:
-        if workspace is None:
-            raise UnknownModelError(text, seed.closest_names(text, list(zoo_features())))
-        inference = resolve_inference_model(text, workspace)
+        workspace = Workspace.open(None)
+    inference = _resolver()(model, workspace)
     return model_file_features(inference.model_file, inference.name)
 
 
-def _is_zoo_name(name: str) -> bool:
-    from edgekit import zoo
+def _resolver():
+    """edgekit's resolver of MODEL arguments (edgekit.resolve; edgekit.export before it moved)."""
+    try:
+        from edgekit.resolve import resolve_inference_model
+    except ImportError:
+        from edgekit.export import resolve_inference_model
+    return resolve_inference_model
 
-    return seed.split_int8(name)[0] in zoo.list_models()
+
+def _is_zoo_name(name: str) -> bool:
+    # The zoo registers exactly the seed table's names; asking the registry would import paddle.
+    return seed.split_int8(name)[0] in seed.reference_names()
 
 
 def known_profiles() -> list[str]:
@@ -200,7 +204,7 @@ def estimate_latency(model: ModelArg, profile: str, *, threads: int = 1, workspa
     fitted = fit_condition(profile, threads, precision, holdout=holdout_arch, measured=measured)
     latency = fitted.model.predict(features)
     half = fitted.cv.interval
-    name = os.fspath(model)
+    name = features.model
     published = data.published_figure(name, profile, threads, precision)
     own = [r for r in measured if (r.profile, r.threads, r.precision) == (profile, threads, precision)
            and r.architecture == data.architecture(name)]

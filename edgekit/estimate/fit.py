@@ -118,11 +118,14 @@ def fit_per_kind(rows: list[LatencyRow], lookup: FeatureLookup) -> PerKindModel:
 def fit_dataset(dataset: Dataset, reference: Dataset, lookup: FeatureLookup,
                 holdout: Optional[str] = None) -> LatencyModel:
     """The model of ``dataset`` without architecture ``holdout`` (in the reference too)."""
+    published = len(dataset.architectures)
+    if published < MIN_ARCHITECTURES:
+        raise NotEnoughData(f"{dataset.describe()}: {published} architecture{'s' if published != 1 else ''} "
+                            f"with a figure; at least {MIN_ARCHITECTURES} needed")
     data = dataset.without(holdout)
     n = len(data.architectures)
-    if n < MIN_ARCHITECTURES:
-        raise NotEnoughData(f"{dataset.describe()}: {n} architecture{'s' if n != 1 else ''} with a figure"
-                            f"{' after holding out ' + holdout if holdout else ''}; at least {MIN_ARCHITECTURES} needed")
+    if n < 2:  # a held-out fold of a small dataset still needs two architectures to scale on
+        raise NotEnoughData(f"{dataset.describe()}: {n} architecture left after holding out {holdout}")
     rows = list(data.rows)
     if n >= PER_KIND_MIN:
         return fit_per_kind(rows, lookup)

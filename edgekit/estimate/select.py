@@ -1,0 +1,154 @@
+"""``select_models``: the zoo models that fit a latency (and storage) budget on a profile, ranked by
+top-1, with their Pareto frontier. Every figure says where it comes from: a phone run measured here
+beats a published table, which beats an estimate."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+from edgekit import reference as seed
+from edgekit.errors import UsageError
+from edgekit.estimate import data
+from edgekit.estimate.estimator import check_profile, fit_condition, phone_rows
+from edgekit.estimate.features import FP32, INT8
+from edgekit.estimate.zoo_features import find_zoo_features
+
+ESTIMATED = "estimated"
+MB = 1_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    model: str
+    precision: str
+    latency_ms: Optional[float]
+    latency_source: str  # "measured here", "published: <source version>", "estimated", "no data"
+    top1: Optional[float]
+    top1_source: str
+    storage_mb: Optional[float]
+    storage_source: str
+    fits: bool = False
+    frontier: bool = False
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _latency(name: str, precision: str, profile: str, threads: int,
+             measured: tuple[data.LatencyRow, ...]) -> tuple[Optional[float], str]:
+    arch = data.architecture(name)
+    own = [r for r in measured if (r.profile, r.threads, r.precision) == (profile, threads, precision)
+           and r.architecture == arch]
+    if own:
+        return own[-1].latency_ms, data.MEASURED
+    published = data.published_figure(name, profile, threads, precision)
+    if published is not None:
+        return published.latency_ms, f"published: {published.describe_source()}"
+    try:
+        fitted = fit_condition(profile, threads, precision)
+    except UsageError:
+        return None, "no data"
+    features = find_zoo_features(name)
+    return round(fitted.model.predict(features), 3), ESTIMATED
+
+
+def _top1(name: str) -> tuple[Optional[float], str]:
+    row = seed.find_reference(name)
+    if row is not None and row.top1 is not None:
+        return row.top1, "published: seed table"
+    base, is_int8 = seed.split_int8(name)
+    base_row = seed.find_reference(base)
+    if is_int8 and base_row is not None and base_row.top1 is not None:
+        return base_row.top1, "fp32 model's (int8 not measured)"
+    return None, "no data"
+
+
+def _storage(name: str) -> tuple[Optional[float], str]:
+    row = seed.find_reference(name)
+    if row is not None and row.storage_mb is not None:
+        return row.storage_mb, "published: seed table"
+    features = find_zoo_features(name)
+    if features is None:
+        return None, "no data"
+    return round(features.weight_bytes / MB, 2), ESTIMATED + " (weights)"
+
+
+def candidate_names(int8: bool) -> list[str]:
+    """The zoo's names (the seed table's, without its int8 row: the registry itself imports paddle),
+    and with ``int8`` their ``_int8`` variants."""
+    names = [n for n in seed.reference_names() if not seed.split_int8(n)[1]]
+    return names + [seed.int8_name(n) for n in names] if int8 else names
+
+
+def pareto_front(candidates: list[Candidate]) -> set[str]:
+    """Names of the candidates no other one beats on both latency (lower) and top-1 (higher)."""
+    ranked = sorted((c for c in candidates if c.latency_ms is not None and c.top1 is not None),
+                    key=lambda c: (c.latency_ms, -c.top1))
+    front, best = set(), float("-inf")
+    for c in ranked:
+        if c.top1 > best:
+            front.add(c.model)
+            best = c.top1
+    return front
+
+
+def select_models(profile: str, max_latency_ms: float, *, max_storage_mb: Optional[float] = None,
+                  int8: bool = False, threads: int = 1, workspace=None) -> list[Candidate]:
+    """Every candidate (the zoo, plus ``_int8`` variants with ``int8``) with its figures; those
+    within budget marked ``fits``, the Pareto frontier of those marked ``frontier``; fitting
+    ones first, by top-1."""
+    check_profile(profile)
+    if max_latency_ms <= 0:
+        raise UsageError(f"--max-latency-ms must be positive (got {max_latency_ms})")
+    measured = phone_rows(workspace) if workspace is not None else ()
+    candidates = []
+    for name in candidate_names(int8):
+        precision = INT8 if seed.split_int8(name)[1] else FP32
+        latency, latency_source = _latency(name, precision, profile, threads, measured)
+        top1, top1_source = _top1(name)
+        storage, storage_source = _storage(name)
+        fits = (latency is not None and latency <= max_latency_ms
+                and (max_storage_mb is None or (storage is not None and storage <= max_storage_mb)))
+        candidates.append(Candidate(name, precision, latency, latency_source, top1, top1_source,
+                                    storage, storage_source, fits))
+    front = pareto_front([c for c in candidates if c.fits])
+    candidates = [dataclasses.replace(c, frontier=c.model in front) for c in candidates]
+    return sorted(candidates, key=lambda c: (not c.fits, -(c.top1 or 0), c.latency_ms or 0))
+
+
+def plot_selection(candidates: list[Candidate], path, *, profile: str, max_latency_ms: float, threads: int) -> None:
+    """Top-1 against latency: every candidate with figures, colour by latency source, the frontier
+    joined, the budget as a vertical line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from edgekit.workspace import atomic_write_bytes
+
+    shown = [c for c in candidates if c.latency_ms is not None and c.top1 is not None]
+    colours = {data.MEASURED: "tab:green", ESTIMATED: "tab:orange"}
+    fig, ax = plt.subplots(figsize=(8, 5.5))
+    for c in shown:
+        kind = c.latency_source if c.latency_source in colours else "published"
+        ax.scatter(c.latency_ms, c.top1 * 100, s=30 if c.fits else 12, alpha=1.0 if c.fits else 0.35,
+                   color=colours.get(kind, "tab:blue"), marker="s" if c.precision == INT8 else "o")
+        if c.frontier:
+            ax.annotate(c.model, (c.latency_ms, c.top1 * 100), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    front = sorted((c for c in shown if c.frontier), key=lambda c: c.latency_ms)
+    ax.plot([c.latency_ms for c in front], [c.top1 * 100 for c in front], color="black", linewidth=1)
+    ax.axvline(max_latency_ms, color="red", linestyle="--", linewidth=1)
+    for label, colour in (("measured here", "tab:green"), ("published", "tab:blue"), ("estimated", "tab:orange")):
+        ax.scatter([], [], color=colour, label=label)
+    ax.legend(loc="lower right", fontsize=8, title="latency from (square: int8)")
+    ax.set_xlabel(f"latency on {profile}, {threads} thread{'s' if threads > 1 else ''} (ms)")
+    ax.set_ylabel("ImageNet top-1 (%)")
+    ax.set_title(f"Models within {max_latency_ms:g} ms on {profile}: Pareto frontier")
+    ax.grid(alpha=0.3)
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())

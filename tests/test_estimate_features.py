@@ -1,0 +1,46 @@
+"""Per-kind features read from Paddle programs, and the shipped zoo table kept current."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgekit import reference
+from edgekit.estimate.features import INT8
+from edgekit.estimate.zoo_features import compute_zoo_features, find_zoo_features, zoo_features
+from edgekit.workspace import Workspace
+
+
+def test_shipped_table_covers_every_zoo_name_and_its_int8():
+    for name in reference.reference_names():
+        if reference.split_int8(name)[1]:
+            continue
+        features = find_zoo_features(name)
+        assert features is not None, name
+        int8 = find_zoo_features(reference.int8_name(name))
+        assert int8.precision == INT8 and int8.weight_bytes < features.weight_bytes
+    # MACs read from the program agree with the table's FLOPs (PaddleClas counts about 2 per MAC)
+    for row in reference.reference_models():
+        if row.flops_g and not row.is_int8:
+            ratio = row.flops_g * 1e9 / find_zoo_features(row.name).macs
+            assert 1.8 < ratio < 2.2, (row.name, ratio)
+
+
+def test_kinds_follow_the_architecture():
+    v1, v3 = find_zoo_features("MobileNetV1"), find_zoo_features("MobileNetV3_large_x1_0")
+    assert v1.get("dwconv.ops") == 13 and v1.get("conv_1x1.ops") == 13 and v1.get("se.ops") == 0
+    assert v3.get("se.ops") > 0 and v3.get("act.ops") > 0  # SE blocks, hard_swish
+    shuffle = find_zoo_features("ShuffleNetV2")
+    assert shuffle.get("movement.ops") > 50  # channel shuffles, splits and concats
+    # the default preset leaves the final fc (matmul_v2) float and makes every convolution int8
+    int8 = find_zoo_features("MobileNetV1_int8")
+    assert int8.get("fc.macs") == v1.get("fc.macs") and int8.get("conv_1x1.macs") == 0
+    assert int8.get("conv_1x1_int8.macs") == v1.get("conv_1x1.macs")
+
+
+@pytest.mark.slow
+def test_shipped_table_is_current(workspace):
+    """Recompute two architectures from fresh exports: the shipped rows must be what the code gives."""
+    fresh = compute_zoo_features(Workspace.open(workspace), ["MobileNetV3_small_x0_35", "ShuffleNetV2_x0_25"])
+    shipped = zoo_features()
+    for features in fresh:
+        assert features.to_row() == shipped[features.model].to_row(), features.model
