@@ -6,9 +6,10 @@ A real adb server is started on a free loopback port (killed at the end) and a v
 (default 100, after 5 warm-up calls); printed: total seconds and per-call milliseconds (mean,
 median, p90, min, max).
 
-  edgekit    Device.shell("echo ok"): shell_v2 (exit code, separate stderr) over adbutils'
-             connection (host:transport + shell,v2,raw:), closing stdin
-  adbutils   AdbDevice.shell2("echo ok", v2=True), the library underneath
+  edgekit    Device.shell("echo ok"): shell_v2 (exit code, separate stderr) over edgekit's own
+             host-protocol client (device/_adb_protocol.py: host:transport + shell,v2,raw:),
+             closing stdin, with a deadline on every wait
+  adbutils   AdbDevice.shell2("echo ok", v2=True) (a test extra: an independent client)
   adb        `adb -P PORT -s SERIAL shell echo ok`, one client process per call
 
     .venv/bin/python benchmarks/device_shell.py [--calls 100] [--json]

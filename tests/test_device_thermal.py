@@ -12,20 +12,24 @@ def device_of(virtual_device) -> Device:
 
 
 def test_parse_units_duplicates_and_unreadable_lines() -> None:
-    text = ("Z\tthermal_zone0\tcpu0-silver-usr\t41300\n"
-            "Z\tthermal_zone1\tbattery\t31\n"            # a driver reporting whole degrees
-            "Z\tthermal_zone2\tbattery\t30500\n"         # a second zone of the same type
-            "Z\tthermal_zone3\t\t-2000\n"                # no type: the zone's folder name
-            "Z\tthermal_zone4\tpa-therm\tnot-a-number\n"
-            "C\t1\t1000000\t1780000\t1780000\n"
-            "C\t0\t300000\t1780000\t1000000\n"
-            "C\t7\t\t\t\n"                               # no cpufreq values readable
+    zone, cpu = "/sys/class/thermal/thermal_zone", "/sys/devices/system/cpu/cpu"
+    text = (f"{zone}0/type:cpu0-silver-usr\n{zone}0/temp:41300\n"
+            f"{zone}1/type:battery\n{zone}1/temp:31\n"         # a driver reporting whole degrees
+            f"{zone}2/type:battery\n{zone}2/temp:30500\n"      # a second zone of the same type
+            f"{zone}3/temp:-2000\n"                            # no type: the zone's folder name
+            f"{zone}4/type:pa-therm\n"                         # temp unreadable (EINVAL): left out
+            f"{zone}5/type:odd: name\n{zone}5/temp:not-a-number\n"
+            f"{cpu}1/cpufreq/scaling_cur_freq:1000000\n{cpu}1/cpufreq/cpuinfo_max_freq:1780000\n"
+            f"{cpu}1/cpufreq/scaling_max_freq:1780000\n"
+            f"{cpu}0/cpufreq/scaling_cur_freq:300000\n{cpu}0/cpufreq/cpuinfo_max_freq:1780000\n"
+            f"{cpu}0/cpufreq/scaling_max_freq:1000000\n"
+            f"{cpu}7/cpufreq/cpuinfo_max_freq:2840000\n{cpu}7/cpufreq/scaling_governor:schedutil\n"
             "garbage line\n")
     snapshot = parse_snapshot(text)
     assert snapshot.zones == {"cpu0-silver-usr": 41.3, "battery": 31.0, "battery#2": 30.5, "thermal_zone3": -2.0}
     assert [c.cpu for c in snapshot.cpus] == [0, 1, 7]
     assert snapshot.cpus[0] == CpuFreq(0, 300000, 1780000, 1000000) and snapshot.cpus[0].capped
-    assert snapshot.cpus[2] == CpuFreq(7, None, None, None) and not snapshot.cpus[2].capped
+    assert snapshot.cpus[2] == CpuFreq(7, None, 2840000, None) and not snapshot.cpus[2].capped  # some unreadable
     assert (snapshot.hottest_c, snapshot.hottest_zone, snapshot.throttled, snapshot.throttled_cpus) == \
         (41.3, "cpu0-silver-usr", True, [0])
     assert ThermalSnapshot.from_dict(snapshot.to_dict()) == snapshot

@@ -1,7 +1,7 @@
 """A device's thermal state: its thermal zones' temperatures and each CPU's frequencies (sysfs).
 
-``Device.thermal_snapshot()`` runs SNAPSHOT_SCRIPT (one shell call) and ``parse_snapshot`` reads
-its lines:
+``Device.thermal_snapshot()`` runs SNAPSHOT_SCRIPT (one shell call, one ``grep`` process) and
+``parse_snapshot`` reads its lines:
 
 * ``/sys/class/thermal/thermal_zone*/{type,temp}``: temperatures in millidegrees Celsius (a few
   drivers report whole degrees; values of magnitude below 200 are taken as such). A zone whose
@@ -17,20 +17,19 @@ that is low at rest, so ``cur_khz`` is recorded but not judged.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from typing import Optional
 
-SNAPSHOT_SCRIPT = r"""for z in /sys/class/thermal/thermal_zone*; do
-  t=$(cat "$z/temp" 2>/dev/null) || continue
-  printf 'Z\t%s\t%s\t%s\n' "${z##*/}" "$(cat "$z/type" 2>/dev/null)" "$t"
-done
-for c in /sys/devices/system/cpu/cpu[0-9]*; do
-  f="$c/cpufreq"
-  [ -d "$f" ] || continue
-  printf 'C\t%s\t%s\t%s\t%s\n' "${c##*/cpu}" "$(cat "$f/scaling_cur_freq" 2>/dev/null)" \
-    "$(cat "$f/cpuinfo_max_freq" 2>/dev/null)" "$(cat "$f/scaling_max_freq" 2>/dev/null)"
-done
-true"""
+_ZONES = "/sys/class/thermal/thermal_zone*"
+_CPUFREQ = "/sys/devices/system/cpu/cpu[0-9]*/cpufreq"
+# One process reads every file: grep prints "PATH:VALUE" per file (-H), nothing for a file it
+# cannot read (-s: a disabled zone answers EINVAL; a pattern that matched nothing stays literal).
+SNAPSHOT_SCRIPT = (f"grep -sH . {_ZONES}/type {_ZONES}/temp {_CPUFREQ}/scaling_cur_freq "
+                   f"{_CPUFREQ}/cpuinfo_max_freq {_CPUFREQ}/scaling_max_freq; true")
+_LINE = re.compile(r"^/sys/(?:class/thermal/thermal_zone(?P<zone>\d+)/(?P<zfile>type|temp)"
+                   r"|devices/system/cpu/cpu(?P<cpu>\d+)/cpufreq/(?P<cfile>\w+)):(?P<value>.*)$")
+_CPU_FIELDS = {"scaling_cur_freq": "cur_khz", "cpuinfo_max_freq": "max_khz", "scaling_max_freq": "scaling_max_khz"}
 
 WHOLE_DEGREES_BELOW = 200  # |temp| below this is whole degrees, else millidegrees
 
@@ -96,19 +95,28 @@ def _celsius(raw: int) -> float:
 
 def parse_snapshot(text: str) -> ThermalSnapshot:
     """The snapshot in SNAPSHOT_SCRIPT's output; lines it cannot read are skipped."""
-    zones: dict[str, float] = {}
-    cpus: list[CpuFreq] = []
+    types: dict[int, str] = {}
+    temps: dict[int, int] = {}
+    cpus: dict[int, dict[str, Optional[int]]] = {}
     for line in text.splitlines():
-        fields = line.split("\t")
-        if fields[0] == "Z" and len(fields) == 4:
-            raw = _int(fields[3])
-            if raw is None:
-                continue
-            name = fields[2].strip() or fields[1]
-            if name in zones:  # several zones of one type (e.g. two "battery" sensors)
-                name = f"{name}#{fields[1].removeprefix('thermal_zone')}"
-            zones[name] = _celsius(raw)
-        elif fields[0] == "C" and len(fields) == 5 and fields[1].isdigit():
-            cpus.append(CpuFreq(int(fields[1]), _int(fields[2]), _int(fields[3]), _int(fields[4])))
-    cpus.sort(key=lambda c: c.cpu)
-    return ThermalSnapshot(zones, cpus)
+        match = _LINE.match(line.strip())
+        if not match:
+            continue
+        value = match["value"].strip()
+        if match["zone"] is not None:
+            zone = int(match["zone"])
+            if match["zfile"] == "type":
+                types[zone] = value
+            elif _int(value) is not None:
+                temps[zone] = _int(value)
+        elif match["cfile"] in _CPU_FIELDS:
+            cpus.setdefault(int(match["cpu"]), {})[_CPU_FIELDS[match["cfile"]]] = _int(value)
+    zones: dict[str, float] = {}
+    for zone in sorted(temps):
+        name = types.get(zone) or f"thermal_zone{zone}"
+        if name in zones:  # several zones of one type (e.g. two "battery" sensors)
+            name = f"{name}#{zone}"
+        zones[name] = _celsius(temps[zone])
+    freqs = [CpuFreq(cpu, values.get("cur_khz"), values.get("max_khz"), values.get("scaling_max_khz"))
+             for cpu, values in sorted(cpus.items())]
+    return ThermalSnapshot(zones, freqs)
