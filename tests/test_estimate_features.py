@@ -22,7 +22,7 @@ def test_shipped_table_covers_every_zoo_name_and_its_int8():
     for row in reference.reference_models():
         if row.flops_g and not row.is_int8:
             ratio = row.flops_g * 1e9 / find_zoo_features(row.name).macs
-            assert 1.8 < ratio < 2.2, (row.name, ratio)
+            assert 1.6 < ratio < 2.2, (row.name, ratio)  # the table rounds tiny models to 0.01 G
 
 
 def test_kinds_follow_the_architecture():

@@ -14,7 +14,7 @@ from typing import Optional
 import click
 
 from edgekit import __version__
-from edgekit.cli import app, bench, device, model, quantize, zoo
+from edgekit.cli import app, bench, device, estimate, model, quantize, zoo
 from edgekit.cli import onnx as onnx_cli
 from edgekit.errors import EdgekitError
 
@@ -28,7 +28,7 @@ def cli() -> None:
 
 for _command in (zoo.models, zoo.info, model.export, model.convert, model.predict, zoo.zoo_group,
                  quantize.quantize, bench.bench, bench.results_group, bench.report, device.devices,
-                 device.device_group, app.app_group):
+                 device.device_group, app.app_group, estimate.estimate, estimate.select):
     cli.add_command(_command)
 cli.add_command(onnx_cli.import_onnx)
 
