@@ -95,7 +95,8 @@ class Preprocess:
 
 
 def image_size(path: Union[str, Path]) -> Optional[tuple[int, int]]:
-    """(width, height) from the file's header without decoding pixels; None when Pillow cannot tell."""
+    """(width, height) from the file's header without decoding pixels; None when Pillow cannot
+    tell; InvalidInputError when Pillow itself finds it a decompression bomb."""
     import warnings
 
     from PIL import Image as PILImage
@@ -105,8 +106,9 @@ def image_size(path: Union[str, Path]) -> Optional[tuple[int, int]]:
         try:
             with PILImage.open(path) as image:
                 return image.size
-        except PILImage.DecompressionBombError:
-            return MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS  # Pillow's 2x limit: far above ours
+        except PILImage.DecompressionBombError:  # over twice Pillow's limit: far over ours
+            raise InvalidInputError(f"image {path} is larger than edgekit's limit of "
+                                    f"{MAX_IMAGE_PIXELS // 10**6} megapixels") from None
         except (OSError, ValueError, SyntaxError):
             return None
 
