@@ -239,7 +239,10 @@ def test_unloadable_models_abort(tmp_path: Path) -> None:
 def test_the_benchmark_binary_on_the_virtual_device(virtual_device, tiny_nb: Path, tmp_path: Path) -> None:
     device = select_device(serial=virtual_device.serial, adb_servers=[virtual_device.adb_server])
     binary = host_benchmark_bin(tmp_path)
-    assert binary.name == "benchmark_bin" and binary.read_text().startswith(f"#!{sys.executable}\n")
+    # a shell launcher running the installed package with this interpreter (no sys.path edits)
+    launcher = binary.read_text()
+    assert binary.name == "benchmark_bin" and launcher.startswith("#!/bin/sh\n")
+    assert f"exec {sys.executable} -m edgekit.device.emulator.benchmark_runner" in launcher and "sys.path" not in launcher
     work = "/data/local/tmp/edgekit bench"  # a space in the folder: arguments must be quoted
     assert device.push(binary, f"{work}/benchmark_bin") is True
     assert device.push(tiny_nb, f"{work}/tiny; model.nb") is True
