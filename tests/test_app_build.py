@@ -30,10 +30,12 @@ from edgekit.app.library import elf_abi, find_library
 from edgekit.app.platform import _deb822_entries, _one_line_entries, debian_mirror
 from edgekit.app.tools import BUILD_TOOLS
 from edgekit.errors import InvalidInputError, MissingDependencyError
-from edgekit.preprocess import decode_image, imagenet_labels, sample_images
+from edgekit.description import default_description, read_config
+from edgekit.preprocess import decode_image, sample_images
 from edgekit.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
+TEXTLINE_DATA = REPO / "tests/data/deploy_textline"
 CHECK_TOOLS = ("aapt", "apksigner", "dexdump", "zipalign", "javac", "java", "keytool", "apt-get", "dpkg-deb")
 
 PADDLE_LITE_API = {
@@ -86,8 +88,7 @@ def app_workspace(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("app-workspace")
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory) -> Path:
+def save_tiny_model(folder: Path, input_shape: list, classes: int) -> Path:
     """A small classifier (conv, batch norm, hardswish, pool, fc) saved as a Paddle inference model."""
     import paddle
     from paddle import nn
@@ -99,18 +100,33 @@ def tiny_model(tmp_path_factory) -> Path:
             self.bn = nn.BatchNorm2D(8)
             self.act = nn.Hardswish()
             self.pool = nn.AdaptiveAvgPool2D(1)
-            self.fc = nn.Linear(8, 1000)
+            self.fc = nn.Linear(8, classes)
 
         def forward(self, x):
             x = self.pool(self.act(self.bn(self.conv(x))))
             return self.fc(paddle.flatten(x, 1))
 
     paddle.seed(5)
-    folder = tmp_path_factory.mktemp("tiny-app-model")
     model = Tiny()
     model.eval()
-    paddle.jit.save(model, str(folder / "inference"),
-                    input_spec=[paddle.static.InputSpec([1, 3, 224, 224], "float32", "x")])
+    paddle.jit.save(model, str(folder / "inference"), input_spec=[paddle.static.InputSpec(input_shape, "float32", "x")])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    """A 1000-class model folder without a deploy config: ImageNet preprocessing, no labels."""
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-app-model"), [1, 3, 224, 224], 1000)
+
+
+@pytest.fixture(scope="module")
+def textline_model(tmp_path_factory) -> Path:
+    """A 2-class model with a 3x48x192 input and, beside it, a PaddleClas deploy config declaring
+    non-ImageNet preprocessing (fixed-size resize, no crop, BGR, another scale/mean/std) and a
+    label file: a model the user trained, as PaddleClas exports it."""
+    folder = save_tiny_model(tmp_path_factory.mktemp("textline-model"), [1, 3, 48, 192], 2)
+    for name in ("inference.yml", "label_list.txt"):
+        shutil.copyfile(TEXTLINE_DATA / name, folder / name)
     return folder
 
 
@@ -233,12 +249,15 @@ def test_apk_without_library_is_signed_launchable_and_bundles_model_and_labels(b
         model = archive.getinfo("assets/model.nb")
         assert model.compress_type == zipfile.ZIP_STORED  # copied out by the app as it is
         assert hashlib.sha256(archive.read("assets/model.nb")).hexdigest() == tiny_arm_nb.sha256
-        assert archive.read("assets/labels.txt").decode().splitlines() == imagenet_labels()
         properties = archive.read("assets/edgekit.properties").decode("latin-1")
         sample = np.frombuffer(archive.read("assets/sample.png"), np.uint8)
+        description = json.loads(archive.read("assets/description.json"))
     assert f"model.sha256={tiny_arm_nb.sha256}" in properties
-    assert "preprocess.crop=224" in properties and "preprocess.resize_short=256" in properties
-    assert "preprocess.mean=0.485,0.456,0.406" in properties
+    # A folder without a deploy config: ImageNet's 256/224 evaluation, no labels (the app shows class ids).
+    assert "description.asset=description.json" in properties and "labels.asset=\n" in properties
+    assert "assets/labels.txt" not in names
+    assert description == default_description((1, 3, 224, 224)).to_dict() == result["description"]
+    assert description["preprocess"]["resize_short"] == 256 and description["preprocess"]["crop"] == [224, 224]
 
     # The sample is edgekit's own decoding of chelsea.jpg, losslessly: the golden test's input.
     import cv2
@@ -277,9 +296,63 @@ def test_apk_with_paddle_lite_library_packs_its_classes_and_jni_library(built_wi
         jni = archive.read("lib/arm64-v8a/libpaddle_lite_jni.so")
         labels = archive.read("assets/labels.txt").decode()
         properties = archive.read("assets/edgekit.properties").decode("latin-1")
+        description = json.loads(archive.read("assets/description.json"))
     assert jni == (fake_paddle_lite / "java/so/libpaddle_lite_jni.so").read_bytes()
-    assert labels == PADDLECLAS_LABELS  # the app's Labels parser reads this format too
+    assert labels == PADDLECLAS_LABELS  # --labels replaced the model's; the app's Labels parser reads this format
+    assert description["labels"] == ["tench, Tinca tinca", "goldfish, Carassius auratus"]
     assert "runtime.threads=4" in properties and "runtime.power_mode=LITE_POWER_NO_BIND" in properties
+
+
+@pytest.mark.slow
+def test_apk_of_a_model_with_a_deploy_config_carries_its_description_and_labels(android_tools, textline_model: Path,
+                                                                                  app_workspace: Path, run_cli):
+    """The user's model: its deploy config (non-ImageNet preprocessing, 3x48x192) and label file
+    go into the APK, which the app reads (tests/test_app_java.py checks its tensor for this config)."""
+    result = run_cli("app", "build", "--model", str(textline_model), "--json", env=cli_env(app_workspace),
+                     check=True).json()
+    expected = read_config(textline_model / "inference.yml", (1, 3, 48, 192))
+    assert expected.preprocess.channel_order == "BGR" and expected.preprocess.resize_size == (192, 48)
+    assets = subprocess.run(["aapt", "list", result["apk"]], capture_output=True, text=True, check=True,
+                            timeout=120).stdout.split()
+    assert {"assets/model.nb", "assets/description.json", "assets/labels.txt"} <= set(assets)
+    with zipfile.ZipFile(result["apk"]) as archive:
+        description = json.loads(archive.read("assets/description.json"))
+        labels = archive.read("assets/labels.txt").decode()
+        properties = archive.read("assets/edgekit.properties").decode("latin-1")
+    assert description == expected.to_dict()
+    assert labels == (TEXTLINE_DATA / "label_list.txt").read_text() == "0 0_degree\n1 180_degree\n"
+    assert "labels.asset=labels.txt" in properties
+    assert result["description"]["labels"] == 2 and result["description"]["input_shape"] == [1, 3, 48, 192]
+
+    text = run_cli("app", "build", "--model", str(textline_model), env=cli_env(app_workspace), check=True).stdout
+    assert "(reused)" in text and "input 1x3x48x192: resize 192x48 (bilinear), no crop, BGR; 2 labels" in text
+
+
+def test_preprocessing_the_app_cannot_reproduce_is_refused_before_building(textline_model: Path, tmp_path: Path,
+                                                                           run_cli, android_tools):
+    folder = tmp_path / "lanczos"
+    shutil.copytree(textline_model, folder)
+    config = folder / "inference.yml"
+    config.write_text(config.read_text().replace("interpolation: bilinear", "interpolation: lanczos"))
+    message = one_line_error(run_cli("app", "build", "--model", str(folder)), 2)
+    assert "resizes with lanczos" in message and "reproduces OpenCV's bilinear and nearest" in message
+    assert str(config) in message
+    assert not (tmp_path / "workspace" / "app").exists() and not (tmp_path / "workspace" / "convert").exists()
+
+    labels = tmp_path / "three.txt"
+    labels.write_text("a\nb\nc\n")
+    message = one_line_error(run_cli("app", "build", "--model", str(textline_model), "--labels", str(labels)), 2)
+    assert "3 labels" in message and "2 classes" in message
+
+
+def test_labels_are_written_in_paddleclas_format_and_read_back(tmp_path: Path):
+    from edgekit.description import read_labels
+
+    names = ("tench, Tinca tinca", "two  spaces\tand tab", "", "7")
+    text = app_build.labels_text(names)
+    assert text == "0 tench, Tinca tinca\n1 two spaces and tab\n2 2\n3 7\n"
+    (tmp_path / "labels.txt").write_text(text)
+    assert read_labels(tmp_path / "labels.txt") == ("tench, Tinca tinca", "two spaces and tab", "2", "7")
 
 
 @pytest.mark.slow

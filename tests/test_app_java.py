@@ -9,6 +9,7 @@ today, so a change on either side shows up as a failing test instead of a stale 
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import subprocess
@@ -17,11 +18,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.preprocess import Preprocess, decode_image, sample_images
+from edgekit.description import ModelDescription, PreprocessSpec, read_config, zoo_description
+from edgekit.preprocess import Preprocess, Transform, decode_image, sample_images
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "android_demo"
-JUNIT_JARS = (Path("/usr/share/java/junit4.jar"), Path("/usr/share/java/hamcrest-core.jar"))
+# A PaddleClas deploy config with non-ImageNet preprocessing (fixed 192x48 resize, no crop, BGR,
+# another scale/mean/std) and a label file; test_app_build.py builds an APK from it too.
+TEXTLINE_CONFIG = REPO / "tests/data/deploy_textline/inference.yml"
+# JUnit, and org.json as Android has it (Debian's libandroid-json-java is AOSP's implementation).
+JUNIT_JARS = (Path("/usr/share/java/junit4.jar"), Path("/usr/share/java/hamcrest-core.jar"),
+              Path("/usr/share/java/com.android.json.jar"))
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed, (\d+) skipped$", re.M)
 
 
@@ -33,8 +40,8 @@ def jvm() -> dict:
     tools = {name: shutil.which(name) for name in ("javac", "java")}
     missing = [n for n, p in tools.items() if p is None] + [str(j) for j in JUNIT_JARS if not j.is_file()]
     if missing:
-        pytest.skip(f"missing {', '.join(missing)} (scripts/bootstrap.sh --test installs openjdk-17-jdk-headless "
-                    "and junit4)")
+        pytest.skip(f"missing {', '.join(missing)} (scripts/bootstrap.sh --test installs openjdk-17-jdk-headless, "
+                    "junit4 and libandroid-json-java)")
     return {"javac": tools["javac"], "java": tools["java"], "classpath": ":".join(map(str, JUNIT_JARS))}
 
 
@@ -111,6 +118,46 @@ def jpeg_with_orientation(rgb: np.ndarray, orientation: int) -> bytes:
     return out.getvalue()
 
 
+# Descriptions the golden cases are made with: the zoo's (today's 256/224 ImageNet transform) and
+# non-ImageNet ones: the text-line deploy config as edgekit reads it, and others as configs may
+# declare them: non-square crops, nearest resizing, a dynamic input without a crop.
+GOLDEN_DESCRIPTIONS = {
+    "zoo": zoo_description(),
+    "zoo192": zoo_description(192),
+    "textline": read_config(TEXTLINE_CONFIG, (1, 3, 48, 192)),
+    "nearest_crop": ModelDescription((1, 3, 48, 96), PreprocessSpec(
+        resize_short=None, resize_size=(100, 60), interpolation="nearest", crop=(96, 48), scale=1 / 255,
+        mean=(0.406, 0.456, 0.485), std=(0.225, 0.224, 0.229), channel_order="BGR"), None, "test: nearest + crop"),
+    "dynamic": ModelDescription((-1, 3, -1, -1), PreprocessSpec(
+        resize_short=64, interpolation="nearest", crop=None, scale=1.0, mean=(123.675, 116.28, 103.53),
+        std=(58.395, 57.12, 57.375)), None, "test: dynamic input, short side 64, no crop"),
+}
+
+
+def reference_tensor(rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
+    """PaddleClas's ResizeImage/CropImage/NormalizeImage/ToCHWImage written out again with numpy and cv2."""
+    import cv2
+
+    flags = {"bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+    image = rgb
+    if spec.resize_short:
+        h, w = image.shape[:2]
+        percent = spec.resize_short / min(w, h)
+        image = cv2.resize(image, (int(round(w * percent)), int(round(h * percent))),
+                           interpolation=flags[spec.interpolation])
+    elif spec.resize_size:
+        image = cv2.resize(image, spec.resize_size, interpolation=flags[spec.interpolation])
+    if spec.crop:
+        (cw, ch), (h, w) = spec.crop, image.shape[:2]
+        top, left = (h - ch) // 2, (w - cw) // 2
+        image = image[top:top + ch, left:left + cw]
+    if spec.channel_order == "BGR":
+        image = image[:, :, ::-1]
+    mean = np.array(spec.mean, dtype=np.float32)
+    std = np.array(spec.std, dtype=np.float32)
+    return ((image.astype(np.float32) * np.float32(spec.scale) - mean) / std).transpose(2, 0, 1)
+
+
 @pytest.fixture(scope="module")
 def crosscheck_dir(tmp_path_factory) -> Path:
     import cv2
@@ -123,10 +170,12 @@ def crosscheck_dir(tmp_path_factory) -> Path:
         source = rng.integers(0, 256, shape, dtype=np.uint8)
         if i % 5 == 1:  # smooth content as well as noise: long runs of similar values
             source = cv2.GaussianBlur(source, (0, 0), 3)
-        expected = cv2.resize(source, (dw, dh), interpolation=cv2.INTER_LINEAR)
         write_pnm(folder / f"r{i}_src.pnm", source)
-        write_pnm(folder / f"r{i}_dst.pnm", expected)
-        lines.append(f"resize\tr{i}_src.pnm\tr{i}_dst.pnm")
+        for name, flag in (("bilinear", cv2.INTER_LINEAR), ("nearest", cv2.INTER_NEAREST)):
+            if name == "nearest" and i % 2:
+                continue  # nearest is simple: half the shapes are plenty
+            write_pnm(folder / f"r{i}_{name}.pnm", cv2.resize(source, (dw, dh), interpolation=flag))
+            lines.append(f"resize\tr{i}_src.pnm\tr{i}_{name}.pnm\t{name}")
 
     stored_rgb = rng.integers(0, 256, (23, 37, 3), dtype=np.uint8)
     for orientation in range(1, 9):
@@ -138,15 +187,29 @@ def crosscheck_dir(tmp_path_factory) -> Path:
         write_pnm(folder / f"o{orientation}_upright.ppm", upright[:, :, ::-1])
         lines.append(f"orient\to{orientation}_stored.ppm\t{orientation}\to{orientation}_upright.ppm")
 
+    for name, description in GOLDEN_DESCRIPTIONS.items():
+        (folder / f"{name}.json").write_text(json.dumps(description.to_dict()))
     for path in sample_images():
         rgb = decode_image(path)
-        for crop, short in ((224, 256), (192, 220)):
-            tensor = Preprocess(crop=crop, resize_short=short)(rgb)
-            write_pnm(folder / f"{path.stem}.ppm", rgb)
-            (folder / f"{path.stem}_{crop}.f32").write_bytes(tensor.astype("<f4").tobytes())
-            lines.append(f"golden\t{path.stem}.ppm\t{path.stem}_{crop}.f32\t{crop}\t{short}")
+        write_pnm(folder / f"{path.stem}.ppm", rgb)
+        for name, description in GOLDEN_DESCRIPTIONS.items():
+            tensor = edgekit_tensor(rgb, description)
+            (folder / f"{path.stem}_{name}.f32").write_bytes(tensor.astype("<f4").tobytes())
+            height, width = tensor.shape[1:]
+            lines.append(f"golden\t{path.stem}.ppm\t{path.stem}_{name}.f32\t{name}.json\t{height}\t{width}\t0")
     (folder / "cases.tsv").write_text("\n".join(lines) + "\n")
     return folder
+
+
+def edgekit_tensor(rgb: np.ndarray, description: ModelDescription) -> np.ndarray:
+    """What edgekit feeds the model for ``rgb`` (edgekit.preprocess.Transform of the description),
+    checked bit for bit against the independent reference, and for the zoo's description against
+    the fixed 256/224 transform (``Preprocess()``) the app and edgekit used before descriptions."""
+    tensor = Transform(description.preprocess)(rgb)
+    assert tensor.dtype == np.float32 and np.array_equal(tensor, reference_tensor(rgb, description.preprocess))
+    if description == zoo_description():
+        assert np.array_equal(tensor, Preprocess()(rgb))
+    return tensor
 
 
 # ---------------------------------------------------------------------------------- tests
@@ -176,8 +239,8 @@ def test_java_matches_opencv_resize_exif_and_edgekit_preprocessing(jvm: dict, te
     assert skipped == 0, proc.stdout
     assert passed >= 33
     cases = (crosscheck_dir / "cases.tsv").read_text().splitlines()
-    assert sum(c.startswith("resize") for c in cases) >= 150
-    assert sum(c.startswith("golden") for c in cases) == 2 * len(sample_images())
+    assert sum(c.endswith("bilinear") for c in cases) >= 150 and sum(c.endswith("nearest") for c in cases) >= 75
+    assert sum(c.startswith("golden") for c in cases) == len(GOLDEN_DESCRIPTIONS) * len(sample_images())
 
 
 def test_cross_check_catches_a_one_byte_difference(jvm: dict, test_classes: Path, crosscheck_dir: Path,
@@ -185,14 +248,34 @@ def test_cross_check_catches_a_one_byte_difference(jvm: dict, test_classes: Path
     """The cross-check is not vacuous: one changed byte in OpenCV's output fails it, naming the pixel."""
     lines = [l for l in (crosscheck_dir / "cases.tsv").read_text().splitlines() if not l.startswith("resize")]
     source = crosscheck_dir / "r0_src.pnm"
-    expected = bytearray((crosscheck_dir / "r0_dst.pnm").read_bytes())
+    expected = bytearray((crosscheck_dir / "r0_bilinear.pnm").read_bytes())
     expected[-1] ^= 0x01
     (tmp_path / "r0_src.pnm").write_bytes(source.read_bytes())
     (tmp_path / "r0_dst.pnm").write_bytes(bytes(expected))
     for name in {p for line in lines for p in line.split("\t")[1:] if "." in p}:
         (tmp_path / name).symlink_to(crosscheck_dir / name)
-    (tmp_path / "cases.tsv").write_text("\n".join(lines + ["resize\tr0_src.pnm\tr0_dst.pnm"]) + "\n")
+    (tmp_path / "cases.tsv").write_text("\n".join(lines + ["resize\tr0_src.pnm\tr0_dst.pnm\tbilinear"]) + "\n")
 
     proc, (passed, failed, skipped) = run_jvm_tests(jvm, test_classes, tmp_path)
     assert proc.returncode == 1 and failed == 1, proc.stdout
     assert "1 resize cases differ from OpenCV" in proc.stdout and "1 bytes differ" in proc.stdout
+
+
+def test_golden_check_catches_a_wrong_channel_order(jvm: dict, test_classes: Path, crosscheck_dir: Path,
+                                                     tmp_path: Path):
+    """The tensor check is not vacuous: the text-line description read as RGB instead of BGR fails it."""
+    lines = [l for l in (crosscheck_dir / "cases.tsv").read_text().splitlines() if not l.startswith("resize")]
+    for name in {p for line in lines for p in line.split("\t")[1:] if "." in p}:
+        (tmp_path / name).symlink_to(crosscheck_dir / name)
+    textline = json.loads((crosscheck_dir / "textline.json").read_text())
+    textline["preprocess"]["channel_order"] = "RGB"
+    (tmp_path / "textline.json").unlink()
+    (tmp_path / "textline.json").write_text(json.dumps(textline))
+    (tmp_path / "cases.tsv").write_text("\n".join(lines + ["resize\tr0_src.pnm\tr0_bilinear.pnm\tbilinear"]) + "\n")
+    for name in ("r0_src.pnm", "r0_bilinear.pnm"):
+        (tmp_path / name).symlink_to(crosscheck_dir / name)
+
+    proc, (passed, failed, skipped) = run_jvm_tests(jvm, test_classes, tmp_path)
+    assert proc.returncode == 1 and failed == 1, proc.stdout
+    failure = proc.stdout.split("FAILED", 1)[1].splitlines()[0]
+    assert "_textline.f32" in failure and "RGB" in failure

@@ -2,10 +2,12 @@
 
 Steps (each a tool run; a failure is a ToolError quoting the tool):
 
-  1. assets: the ``.nb`` (converted for arm when a model name is given), the label list, the
-     sample photo as a PNG of edgekit's own decoding of ``chelsea.jpg`` (so Android's decoder
-     and OpenCV's give the same pixels), and ``edgekit.properties`` (model, preprocessing and
-     runtime defaults, from edgekit's settings);
+  1. assets: the ``.nb`` (converted for arm when a model name is given), the model's deployment
+     description as ``description.json`` (edgekit.description's JSON: input shape, preprocessing,
+     labels) with its labels as ``labels.txt`` (PaddleClas's ``id name``; none when the model has
+     no labels: the app shows class ids), the sample photo as a PNG of edgekit's own decoding of
+     ``chelsea.jpg`` (so Android's decoder and OpenCV's give the same pixels), and
+     ``edgekit.properties`` (model, asset names and runtime defaults);
   2. ``aapt package -m`` → ``R.java``;
   3. ``javac -source 8 -target 8 -bootclasspath android.jar`` (dx reads Java 8 class files only);
      ``android_demo/lite/`` (the Paddle Lite engine) and Paddle Lite's jar join only when the
@@ -15,21 +17,29 @@ Steps (each a tool run; a failure is a ToolError quoting the tool):
      (classes.dex, ``lib/<abi>/libpaddle_lite_jni.so``);
   6. ``zipalign -p 4``, ``apksigner sign`` with the workspace's debug key, ``apksigner verify``.
 
+The description is the model's as ``edgekit.resolve`` finds it (its artifact's manifest, a deploy
+config beside it, or the default); ``--labels FILE`` replaces its labels. The app reproduces OpenCV's bilinear
+and nearest resizing byte for byte and nothing else: a description asking for bicubic, area or
+lanczos is refused before building (OpenCV's 8-bit paths for those round differently in their
+SIMD and scalar code, so no single Java rewrite gives the host's tensor on every machine).
+
 The APK is an artifact: ``<workspace>/app/<model>/<key>/edgekit-demo.apk`` with a manifest, keyed
-by the model's sha256, the library, the demo's sources and the options, and reused when they
-match (``reused=True``); ``--out`` copies it where the user wants it (checked before building).
+by the model's sha256, its description, the library, the demo's sources and the options, and
+reused when they match (``reused=True``); ``--out`` copies it where the user wants it (checked
+before building).
 ``<workspace>/app/latest.txt`` names the APK of the last build, reused or not, for ``app install``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Optional, Sequence, Union
 
 from edgekit import __version__
 from edgekit.app.keystore import Keystore, debug_keystore
@@ -37,12 +47,13 @@ from edgekit.app.library import PaddleLiteLibrary, find_library
 from edgekit.app.platform import AndroidPlatform, android_platform
 from edgekit.app.sources import DemoSources, demo_sources
 from edgekit.app.tools import BUILD_TOOLS, find_tools, run_tool
+from edgekit.description import DescriptionOverrides, ModelDescription
 from edgekit.errors import InvalidInputError, UsageError
 from edgekit.workspace import (Workspace, atomic_write_bytes, atomic_write_text, building, read_manifest,
                                sha256_file, write_manifest)
 
 if TYPE_CHECKING:
-    from edgekit.export import Pretrained
+    from edgekit.artifacts import Pretrained
     from edgekit.nb_info import NbInfo
 
 STAGE = "app"
@@ -54,13 +65,16 @@ MIN_SDK = 23
 TARGET_SDK = 23
 MODEL_ASSET = "model.nb"
 LABELS_ASSET = "labels.txt"
+DESCRIPTION_ASSET = "description.json"
+# The resize filters the app's Java reproduces byte for byte (LinearResize, NearestResize).
+APP_INTERPOLATIONS = ("bilinear", "nearest")
 SAMPLE_ASSET = "sample.png"
 SAMPLE_SOURCE = "chelsea.jpg"
 PROPERTIES_ASSET = "edgekit.properties"
 DEFAULT_POWER_MODE = "LITE_POWER_HIGH"
 POWER_MODES = ("LITE_POWER_HIGH", "LITE_POWER_LOW", "LITE_POWER_FULL", "LITE_POWER_NO_BIND",
                "LITE_POWER_RAND_HIGH", "LITE_POWER_RAND_LOW")
-BUILD_FORMAT = 1  # bump when the build steps change what ends up in the APK
+BUILD_FORMAT = 2  # bump when the build steps change what ends up in the APK
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +86,7 @@ class BundledModel:
     sha256: str
     bytes: int
     converted: bool  # True when edgekit converted (or reused a conversion of) a model name/folder
+    description: ModelDescription  # input shape, preprocessing and labels the app follows
     random_weights: bool = False  # a zoo model exported without --pretrained: its classes mean nothing
 
 
@@ -116,6 +131,7 @@ class AppBuild:
             "nb_path": str(self.model.nb_path),
             "nb_sha256": self.model.sha256,
             "nb_bytes": self.model.bytes,
+            "description": self.model.description.summary(),
             "paddle_lite": self.paddle_lite.to_dict() if self.paddle_lite else None,
             "abi": self.paddle_lite.abi if self.paddle_lite else None,
             "can_classify": self.can_classify,
@@ -132,7 +148,7 @@ class AppOptions:
 
     threads: int = 1
     power_mode: str = DEFAULT_POWER_MODE
-    labels: Optional[Path] = None  # default: edgekit's ImageNet-1k list
+    labels: Optional[Path] = None  # replaces the labels of the model's description
 
     def check(self) -> None:
         if self.threads < 1:
@@ -145,17 +161,19 @@ class AppOptions:
 
 def build_app(model: Union[str, Path], workspace: Workspace, *, paddle_lite_lib: Optional[Path] = None,
               out: Optional[Path] = None, options: AppOptions = AppOptions(), pretrained: Pretrained = None,
-              force: bool = False) -> AppBuild:
+              overrides: DescriptionOverrides = DescriptionOverrides(), force: bool = False) -> AppBuild:
     """A signed debug APK of the demo app bundling ``model`` (see the module doc). ``pretrained``
-    (weights of a zoo model: True for PaddleClas's, a path or URL) as in ``edgekit export``."""
+    (weights of a zoo model: True for PaddleClas's, a path or URL) as in ``edgekit export``;
+    ``overrides`` change the model's description (``options.labels`` its labels)."""
     options.check()
     out_file = _out_path(Path(out).expanduser()) if out is not None else None  # before any slow step
     tools = find_tools(BUILD_TOOLS)  # before any slow step: a missing tool is reported at once
     library = find_library(Path(paddle_lite_lib)) if paddle_lite_lib is not None else None
     sources = demo_sources(with_paddle_lite=library is not None)
-    bundled = resolve_model(model, workspace, pretrained=pretrained)
-    labels = Path(options.labels) if options.labels else _default_labels()
-    settings = _settings(bundled, library, sources.digest(), labels, options)
+    if options.labels is not None:
+        overrides = dataclasses.replace(overrides, labels=Path(options.labels))
+    bundled = resolve_model(model, workspace, pretrained=pretrained, overrides=overrides)
+    settings = _settings(bundled, library, sources.digest(), options)
     final = workspace.root / STAGE / bundled.name / _key(settings)
     if not force and read_manifest(final) is not None:
         return _result(workspace, final, bundled, library, out_file, reused=True)
@@ -164,37 +182,58 @@ def build_app(model: Union[str, Path], workspace: Workspace, *, paddle_lite_lib:
     keystore = debug_keystore(workspace, tools["keytool"])
     with building(final) as tmp:
         steps = _Steps(scratch=tmp / "build", tools=tools, platform=platform, sources=sources, library=library)
-        _sign(_assemble(steps, bundled, labels, options), tmp / APK_NAME, tools, keystore)
+        _sign(_assemble(steps, bundled, options), tmp / APK_NAME, tools, keystore)
         shutil.rmtree(steps.scratch)
-        write_manifest(tmp, stage=STAGE, model=bundled.name, settings=settings,
-                       inputs={"nb": bundled.sha256, "labels": sha256_file(labels)},
-                       tools={"edgekit": __version__, "android_platform": platform.origin})
+        write_manifest(tmp, stage=STAGE, model=bundled.name, settings=settings, inputs={"nb": bundled.sha256},
+                       tools={"edgekit": __version__, "android_platform": platform.origin},
+                       description=bundled.description.to_dict())
     return _result(workspace, final, bundled, library, out_file, reused=False)
 
 
 # ------------------------------------------------------------------------------------ model
 
 
-def resolve_model(model: Union[str, Path], workspace: Workspace, *, pretrained: Pretrained = None) -> BundledModel:
-    """A .nb path as it is (checked: a naive-buffer model with ARM kernels); anything else is
-    converted for arm with ``edgekit.convert.convert_model`` (a zoo name, ``NAME_int8``, an
-    inference-model folder or .pdmodel)."""
-    path = Path(model).expanduser()
-    if path.is_file() and path.suffix != ".pdmodel":
-        if pretrained is not None:
-            raise UsageError(f"--pretrained applies to zoo model names, not to the file {path}")
-        info = _arm_nb(path)
-        return BundledModel(name=_safe_name(info.name), nb_path=path.resolve(), sha256=sha256_file(path),
-                            bytes=path.stat().st_size, converted=False)
-    if str(model).endswith(".nb"):
-        raise InvalidInputError(f"model file {model} does not exist")
-    from edgekit.convert import convert_model, resolve_inference_model
+def resolve_model(model: Union[str, Path], workspace: Workspace, *, pretrained: Pretrained = None,
+                  overrides: DescriptionOverrides = DescriptionOverrides()) -> BundledModel:
+    """What MODEL names (edgekit.resolve), with its description and ``overrides`` applied to it: a
+    .nb as it is (checked: a naive-buffer model with ARM kernels); anything else (a zoo name,
+    ``NAME_int8``, an inference-model folder, .pdmodel or .onnx) converted for arm with
+    ``edgekit.convert.convert_model``. InvalidInputError when the app cannot reproduce its
+    preprocessing (checked before converting)."""
+    from edgekit.resolve import resolve_model as resolve
 
-    inference = resolve_inference_model(model, workspace, pretrained=pretrained)
-    lite = convert_model(inference, workspace, target="arm")
-    zoo_name = not path.exists()
+    path = Path(model).expanduser()
+    if path.is_file() and path.suffix not in (".pdmodel", ".onnx"):
+        _arm_nb(path)  # before the resolver: a file that is not a .nb says so, whatever its suffix
+    resolved = resolve(model, workspace, pretrained=pretrained, overrides=overrides)
+    description = _app_description(resolved.description, str(model))
+    if resolved.nb_path is not None:
+        nb = resolved.nb_path
+        info = _arm_nb(nb)
+        return BundledModel(name=_safe_name(info.name), nb_path=nb.resolve(), sha256=sha256_file(nb),
+                            bytes=nb.stat().st_size, converted=False, description=description)
+    from edgekit.convert import convert_model
+
+    lite = convert_model(resolved.model, workspace, target="arm")
     return BundledModel(name=lite.name, nb_path=lite.nb_path, sha256=lite.sha256, bytes=lite.bytes, converted=True,
-                        random_weights=zoo_name and pretrained is None)
+                        description=description, random_weights=resolved.model.random_weights)
+
+
+def _app_description(description: ModelDescription, model: str) -> ModelDescription:
+    """``description``, checked for what the app can reproduce."""
+    pre = description.preprocess
+    if pre.interpolation not in APP_INTERPOLATIONS:
+        raise InvalidInputError(
+            f"{model} resizes with {pre.interpolation} ({description.source}); the demo app reproduces OpenCV's "
+            f"{' and '.join(APP_INTERPOLATIONS)} resizing exactly and nothing else")
+    shape = description.input_shape
+    if len(shape) != 4 or shape[1] not in (3, -1):
+        raise InvalidInputError(f"{model} takes input {list(shape)}; the demo app feeds 3-channel NCHW images")
+    size = pre.output_size
+    if size is not None and any(0 < dim != side for dim, side in zip(shape[2:], (size[1], size[0]))):
+        raise InvalidInputError(f"{model}'s preprocessing ({description.source}) makes {size[0]}x{size[1]} (WxH) "
+                                f"images but its input is {list(shape)}")
+    return description
 
 
 def _safe_name(name: str) -> str:
@@ -219,12 +258,6 @@ def _arm_nb(path: Path) -> "NbInfo":
 # ----------------------------------------------------------------------------------- assets
 
 
-def _default_labels() -> Path:
-    from importlib import resources
-
-    return Path(str(resources.files("edgekit.data").joinpath("imagenet1k_labels.txt")))
-
-
 def sample_png() -> bytes:
     """The sample photo as edgekit decodes it (OpenCV, EXIF orientation applied), losslessly as PNG."""
     import cv2
@@ -240,25 +273,25 @@ def sample_png() -> bytes:
 
 
 def _properties(bundled: BundledModel, options: AppOptions) -> str:
-    from edgekit.preprocess import Preprocess
-
-    pre = Preprocess()
     values = {
         "model.name": bundled.name,
         "model.asset": MODEL_ASSET,
         "model.sha256": bundled.sha256,
-        "labels.asset": LABELS_ASSET,
+        "description.asset": DESCRIPTION_ASSET,
+        "labels.asset": LABELS_ASSET if bundled.description.labels is not None else "",
         "sample.asset": SAMPLE_ASSET,
-        "preprocess.crop": pre.crop,
-        "preprocess.resize_short": pre.short_side,
-        "preprocess.mean": ",".join(repr(float(v)) for v in pre.mean),
-        "preprocess.std": ",".join(repr(float(v)) for v in pre.std),
         "runtime.threads": options.threads,
         "runtime.power_mode": options.power_mode,
         "edgekit.version": __version__,
     }
     header = "# Written by edgekit app build; read by org.edgekit.demo.core.ModelInfo.\n"
     return header + "".join(f"{key}={_escape_property(str(value))}\n" for key, value in values.items())
+
+
+def labels_text(labels: Sequence[str]) -> str:
+    """PaddleClas's class_id_map_file: ``id name`` per line (whitespace inside a name kept as one
+    space; an empty name is written as its id, as edgekit's label reader reads a bare id)."""
+    return "".join(f"{i} {' '.join(name.split()) or i}\n" for i, name in enumerate(labels))
 
 
 def _escape_property(value: str) -> str:
@@ -274,10 +307,14 @@ def _escape_property(value: str) -> str:
     return "".join(escape(ch) for ch in value)
 
 
-def _write_assets(assets: Path, bundled: BundledModel, labels: Path, options: AppOptions) -> None:
+def _write_assets(assets: Path, bundled: BundledModel, options: AppOptions) -> None:
     assets.mkdir(parents=True)
     shutil.copyfile(bundled.nb_path, assets / MODEL_ASSET)
-    shutil.copyfile(labels, assets / LABELS_ASSET)
+    description = bundled.description
+    (assets / DESCRIPTION_ASSET).write_text(json.dumps(description.to_dict(), ensure_ascii=False) + "\n",
+                                            encoding="utf-8")
+    if description.labels is not None:
+        (assets / LABELS_ASSET).write_text(labels_text(description.labels), encoding="utf-8")
     (assets / SAMPLE_ASSET).write_bytes(sample_png())
     (assets / PROPERTIES_ASSET).write_text(_properties(bundled, options), encoding="latin-1")
 
@@ -299,10 +336,10 @@ class _Steps:
         return ["-M", self.sources.manifest, "-S", self.sources.res, "-I", self.platform.android_jar]
 
 
-def _assemble(steps: _Steps, bundled: BundledModel, labels: Path, options: AppOptions) -> Path:
+def _assemble(steps: _Steps, bundled: BundledModel, options: AppOptions) -> Path:
     """Everything up to the unsigned, unaligned APK; returns its path."""
     assets = steps.scratch / "assets"
-    _write_assets(assets, bundled, labels, options)
+    _write_assets(assets, bundled, options)
     classes = _compile(steps, _generate_r(steps))
     dex = _dex(steps, classes)
     return _package(steps, assets, dex)
@@ -382,12 +419,12 @@ def version_code() -> int:
     return parts[0] * 10000 + parts[1] * 100 + parts[2]
 
 
-def _settings(bundled: BundledModel, library: Optional[PaddleLiteLibrary], sources_digest: str, labels: Path,
+def _settings(bundled: BundledModel, library: Optional[PaddleLiteLibrary], sources_digest: str,
               options: AppOptions) -> dict:
     return {
         "format": BUILD_FORMAT,
         "nb_sha256": bundled.sha256,
-        "labels_sha256": sha256_file(labels),
+        "description": bundled.description.digest(),  # preprocessing and labels
         "sources": sources_digest,
         "paddle_lite": {"jar": sha256_file(library.jar), "jni_so": sha256_file(library.jni_so),
                         "abi": library.abi} if library else None,

@@ -26,12 +26,16 @@ import java.util.concurrent.Executors;
 import org.edgekit.demo.core.Classifier;
 import org.edgekit.demo.core.InferenceEngine;
 import org.edgekit.demo.core.Labels;
+import org.edgekit.demo.core.ModelDescription;
 import org.edgekit.demo.core.ModelInfo;
 import org.edgekit.demo.core.Prediction;
+import org.edgekit.demo.core.Preprocessor;
 
 /**
  * Classifies the bundled sample photo, or one from the gallery or the camera, and shows the
- * top-3 classes with their scores and the inference time measured after a warm-up run.
+ * top-3 classes (fewer when the model has fewer) with their scores and the inference time
+ * measured after a warm-up run. The input is prepared as the model's description says
+ * ({@code description.json}); classes are named from the model's labels, or shown by id.
  *
  * <p>All model work happens on one background thread; the UI thread only shows results.
  */
@@ -47,6 +51,7 @@ public class MainActivity extends Activity {
     private ImageView imageView;
     private TextView resultsView;
     private ModelInfo info;
+    private Preprocessor preprocessor;
     private Labels labels;
     private File cameraFile;
 
@@ -71,11 +76,20 @@ public class MainActivity extends Activity {
             } finally {
                 properties.close();
             }
-            InputStream labelList = getAssets().open(info.labelsAsset);
+            InputStream json = getAssets().open(info.descriptionAsset);
             try {
-                labels = Labels.read(labelList);
+                preprocessor = Preprocessor.forModel(ModelDescription.read(json));
             } finally {
-                labelList.close();
+                json.close();
+            }
+            labels = Labels.classIds();
+            if (info.labelsAsset != null) {
+                InputStream labelList = getAssets().open(info.labelsAsset);
+                try {
+                    labels = Labels.read(labelList);
+                } finally {
+                    labelList.close();
+                }
             }
         } catch (IOException | RuntimeException e) {
             resultsView.setText("This APK's assets are incomplete: " + e.getMessage());
@@ -275,7 +289,7 @@ public class MainActivity extends Activity {
             engineProblem = "Paddle Lite could not load " + path + ": " + e.getMessage();
             return;
         }
-        classifier = new Classifier(engine, info.preprocessor, labels, TOP_K);
+        classifier = new Classifier(engine, preprocessor, labels, TOP_K);
     }
 
     /** Paddle Lite loads models from files: the bundled .nb is copied out of the APK once per version. */

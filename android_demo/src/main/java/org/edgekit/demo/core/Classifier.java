@@ -3,7 +3,8 @@ package org.edgekit.demo.core;
 import java.util.List;
 
 /**
- * Preprocessing, a timed model run and top-k, around an {@link InferenceEngine}.
+ * Preprocessing, a timed model run and top-k (at most as many classes as the model has), around
+ * an {@link InferenceEngine}.
  *
  * <p>The first run after a model is loaded pays for memory allocation and kernel choice, so it
  * is a warm-up that is not reported; every classification then times its own run only.
@@ -39,9 +40,10 @@ public final class Classifier {
 
     public Result classify(PixelSource rgb) throws Exception {
         long start = System.nanoTime();
-        float[] input = preprocessor.apply(rgb);
+        InputTensor tensor = preprocessor.apply(rgb);
         double preprocessMs = millisSince(start);
-        long[] shape = preprocessor.inputShape();
+        float[] input = tensor.data;
+        long[] shape = tensor.shape;
         double warmupMs = 0;
         if (!warmedUp) {
             long warmStart = System.nanoTime();

@@ -46,6 +46,16 @@ public final class Labels {
     }
 
     public static Labels read(InputStream stream) throws IOException {
+        return parse(readText(stream));
+    }
+
+    /** No names: every class is shown as {@code "class <id>"} (a model whose description has no labels). */
+    public static Labels classIds() {
+        return new Labels(new HashMap<Integer, String>(), 0);
+    }
+
+    /** The whole stream as UTF-8 text. */
+    static String readText(InputStream stream) throws IOException {
         BufferedReader reader = new BufferedReader(new InputStreamReader(stream, Charset.forName("UTF-8")));
         StringBuilder text = new StringBuilder();
         char[] buffer = new char[8192];
@@ -53,7 +63,7 @@ public final class Labels {
         while ((n = reader.read(buffer)) > 0) {
             text.append(buffer, 0, n);
         }
-        return parse(text.toString());
+        return text.toString();
     }
 
     private static Labels parsePlain(List<String> lines) {
@@ -84,7 +94,7 @@ public final class Labels {
         return names.isEmpty() ? null : new Labels(names, maxId + 1);
     }
 
-    /** Number of classes (highest id + 1). */
+    /** Number of classes (highest id + 1); 0 for {@link #classIds()}. */
     public int size() {
         return size;
     }

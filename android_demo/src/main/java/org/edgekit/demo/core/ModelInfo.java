@@ -7,16 +7,17 @@ import java.util.Properties;
 
 /**
  * What {@code edgekit app build} wrote into {@code assets/edgekit.properties}: which model is
- * bundled and how to prepare its input. One source of truth: the build writes these values from
- * edgekit's own settings, the app only reads them.
+ * bundled, where its description ({@code description.json}: input shape, preprocessing, labels)
+ * and its label list are, and the runtime defaults. One source of truth: the build writes these
+ * values from edgekit's own settings and the model's description, the app only reads them.
  */
 public final class ModelInfo {
     public final String modelName;
     public final String modelAsset;
     public final String modelSha256;
-    public final String labelsAsset;
+    public final String descriptionAsset;
+    public final String labelsAsset;  // null: the model has no labels, classes are shown by id
     public final String sampleAsset;
-    public final Preprocessor preprocessor;
     public final int defaultThreads;
     public final String defaultPowerMode;
 
@@ -24,10 +25,10 @@ public final class ModelInfo {
         modelName = required(p, "model.name");
         modelAsset = required(p, "model.asset");
         modelSha256 = required(p, "model.sha256");
-        labelsAsset = required(p, "labels.asset");
+        descriptionAsset = required(p, "description.asset");
+        String labels = p.getProperty("labels.asset", "").trim();
+        labelsAsset = labels.isEmpty() ? null : labels;
         sampleAsset = required(p, "sample.asset");
-        preprocessor = new Preprocessor(intValue(p, "preprocess.crop"), intValue(p, "preprocess.resize_short"),
-                floats(p, "preprocess.mean"), floats(p, "preprocess.std"));
         defaultThreads = intValue(p, "runtime.threads");
         defaultPowerMode = required(p, "runtime.power_mode");
     }
@@ -54,22 +55,8 @@ public final class ModelInfo {
         }
     }
 
-    private static float[] floats(Properties p, String key) {
-        String[] parts = required(p, key).split(",");
-        float[] values = new float[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            try {
-                values[i] = Float.parseFloat(parts[i].trim());
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("edgekit.properties: " + key + " is not a list of numbers");
-            }
-        }
-        return values;
-    }
-
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "%s (%s, crop %d of short side %d)", modelName, modelAsset,
-                preprocessor.crop(), preprocessor.resizeShort());
+        return String.format(Locale.ROOT, "%s (%s, described in %s)", modelName, modelAsset, descriptionAsset);
     }
 }

@@ -1,66 +1,60 @@
 package org.edgekit.demo.core;
 
 /**
- * PaddleClas's evaluation transform, with the same arithmetic as edgekit's
- * {@code edgekit.preprocess.Preprocess}: resize the short side (OpenCV bilinear), center-crop,
- * scale by 1/255, subtract the mean, divide by the standard deviation, HWC to CHW, all in float32.
+ * A model's preprocessing as its description states it ({@link PreprocessSpec}), with the same
+ * arithmetic as edgekit's {@code edgekit.preprocess} and PaddleClas's operators: resize (short
+ * side or fixed size; OpenCV-exact bilinear or nearest), centre crop, {@code (x * scale - mean) / std}
+ * in float32 with the channels in RGB or BGR order, HWC to CHW.
  *
  * <p>Unlike Paddle-Lite-Demo's image classification app, which squashes the whole photo to
- * 224×224, this keeps the aspect ratio like PaddleClas does, so the phone sees the tensor the
- * host sees.
+ * 224×224, this keeps the aspect ratio when the model's pipeline does, so the phone sees the
+ * tensor the host sees.
  */
 public final class Preprocessor {
     public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f};
     public static final float[] IMAGENET_STD = {0.229f, 0.224f, 0.225f};
-    // numpy's np.float32(1.0 / 255.0): the double quotient rounded once to float.
-    private static final float INV_255 = (float) (1.0 / 255.0);
 
-    private final int crop;
-    private final int resizeShort;
-    private final float[] mean;
-    private final float[] std;
+    private final PreprocessSpec spec;
+    private final long[] inputShape;  // NCHW, -1 where dynamic
 
-    /** {@code resizeShort} 0 means PaddleClas's default, {@code round(crop / 0.875)} (256 for 224). */
-    public Preprocessor(int crop, int resizeShort, float[] mean, float[] std) {
-        if (crop <= 0) {
-            throw new IllegalArgumentException("crop size must be positive, got " + crop);
+    /** {@code inputShape}: the model's NCHW input, -1 where dynamic; the tensor is checked against it. */
+    public Preprocessor(PreprocessSpec spec, long[] inputShape) {
+        if (spec.resizeShort > 0 && spec.crops() && spec.resizeShort < Math.min(spec.cropWidth, spec.cropHeight)) {
+            throw new IllegalArgumentException("resize_short " + spec.resizeShort + " is smaller than the crop "
+                    + spec.cropWidth + "x" + spec.cropHeight);
         }
-        if (mean.length != 3 || std.length != 3) {
-            throw new IllegalArgumentException("mean and std need 3 values (R, G, B)");
-        }
-        this.crop = crop;
-        this.resizeShort = resizeShort > 0 ? resizeShort : (int) Math.rint(crop / 0.875);
-        if (this.resizeShort < crop) {
-            throw new IllegalArgumentException("resize_short " + this.resizeShort + " is smaller than the crop " + crop);
-        }
-        this.mean = mean.clone();
-        this.std = std.clone();
+        this.spec = spec;
+        this.inputShape = inputShape.clone();
+    }
+
+    /** The preprocessing of a model as {@code edgekit app build} described it. */
+    public static Preprocessor forModel(ModelDescription description) {
+        return new Preprocessor(description.preprocess, description.inputShape);
     }
 
     /** ImageNet settings: 224 crop of a 256 short side, ImageNet mean/std. */
     public static Preprocessor imagenet() {
-        return new Preprocessor(224, 256, IMAGENET_MEAN, IMAGENET_STD);
+        return new Preprocessor(PreprocessSpec.imagenet(), new long[] {1, 3, 224, 224});
     }
 
-    public int crop() {
-        return crop;
+    public PreprocessSpec spec() {
+        return spec;
     }
 
-    public int resizeShort() {
-        return resizeShort;
-    }
-
-    /** The model input shape, NCHW with batch 1. */
-    public long[] inputShape() {
-        return new long[] {1, 3, crop, crop};
-    }
-
-    /** An RGB image → the float32 CHW tensor the model takes. */
-    public float[] apply(PixelSource rgb) {
+    /** An RGB image → the float32 NCHW tensor the model takes. */
+    public InputTensor apply(PixelSource rgb) {
         if (rgb.channels() != 3) {
             throw new IllegalArgumentException("expected an RGB image, got " + rgb.channels() + " channels");
         }
-        return normalizeChw(centerCrop(resizeShortSide(rgb)));
+        Image8 image = centerCrop(resize(rgb));
+        long[] shape = {1, 3, image.height(), image.width()};
+        for (int i = 2; i < 4; i++) {
+            if (inputShape[i] > 0 && inputShape[i] != shape[i]) {
+                throw new IllegalArgumentException("the preprocessed image is " + image.width() + "x" + image.height()
+                        + " but the model takes " + inputShape[3] + "x" + inputShape[2]);
+            }
+        }
+        return new InputTensor(normalizeChw(image), shape);
     }
 
     /** Size after scaling the short side to {@code shortSide}: {width, height}, rounded as Python's round(). */
@@ -69,30 +63,51 @@ public final class Preprocessor {
         return new int[] {(int) Math.rint(width * percent), (int) Math.rint(height * percent)};
     }
 
-    public Image8 resizeShortSide(PixelSource rgb) {
-        int[] size = resizedSize(rgb.width(), rgb.height(), resizeShort);
+    /** PaddleClas's ResizeImage: the short side to {@code resize_short}, or exactly {@code resize_size}. */
+    public Image8 resize(PixelSource rgb) {
+        int[] size;
+        if (spec.resizeShort > 0) {
+            size = resizedSize(rgb.width(), rgb.height(), spec.resizeShort);
+        } else if (spec.resizeWidth > 0) {
+            size = new int[] {spec.resizeWidth, spec.resizeHeight};
+        } else {
+            return Image8.copyOf(rgb);
+        }
+        if (PreprocessSpec.NEAREST.equals(spec.interpolation)) {
+            return NearestResize.resize(rgb, size[0], size[1]);
+        }
         return LinearResize.resize(rgb, size[0], size[1]);
     }
 
-    /** The centered {@code crop x crop} window, offsets rounded down as PaddleClas's CropImage does. */
+    /** The centred crop window, offsets rounded down as PaddleClas's CropImage does; the image itself without a crop. */
     public Image8 centerCrop(Image8 image) {
-        if (image.width() < crop || image.height() < crop) {
-            throw new IllegalArgumentException("image of " + image.width() + "x" + image.height()
-                    + " is smaller than the " + crop + "x" + crop + " crop");
+        if (!spec.crops()) {
+            return image;
         }
-        return image.crop((image.width() - crop) / 2, (image.height() - crop) / 2, crop, crop);
+        int w = spec.cropWidth;
+        int h = spec.cropHeight;
+        if (image.width() < w || image.height() < h) {
+            throw new IllegalArgumentException("image of " + image.width() + "x" + image.height()
+                    + " is smaller than the " + w + "x" + h + " crop");
+        }
+        return image.crop((image.width() - w) / 2, (image.height() - h) / 2, w, h);
     }
 
-    /** uint8 HWC → float32 CHW, {@code (x * (1/255) - mean) / std} evaluated in float32 like numpy. */
+    /**
+     * uint8 HWC RGB → float32 CHW in the model's channel order, {@code (x * scale - mean) / std}
+     * evaluated in float32 like numpy (mean and std are in the model's channel order).
+     */
     public float[] normalizeChw(Image8 image) {
         int plane = image.width() * image.height();
         byte[] pixels = image.pixels();
         float[] out = new float[3 * plane];
+        float scale = spec.scale;
         for (int c = 0; c < 3; c++) {
-            float m = mean[c];
-            float s = std[c];
+            int from = spec.bgr ? 2 - c : c;
+            float m = spec.mean[c];
+            float s = spec.std[c];
             for (int i = 0; i < plane; i++) {
-                float scaled = (pixels[3 * i + c] & 0xff) * INV_255;
+                float scaled = (pixels[3 * i + from] & 0xff) * scale;
                 out[c * plane + i] = (scaled - m) / s;
             }
         }

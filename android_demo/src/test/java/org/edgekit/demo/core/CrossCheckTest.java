@@ -22,14 +22,15 @@ import org.junit.Test;
  * {@code tests/test_app_java.py} writes at test time (it passes their folder in the system
  * property {@code edgekit.crosscheck}). {@code cases.tsv} there lists, one per line:
  * <pre>
- *   resize  SRC.pnm  DST.pnm                 cv2.resize(SRC, DST's size, INTER_LINEAR) == DST
- *   orient  STORED.ppm  K  UPRIGHT.ppm       cv2.imdecode's EXIF orientation K
- *   golden  RGB.ppm  TENSOR.f32  CROP  SHORT edgekit.preprocess.Preprocess(CROP, SHORT)(RGB)
+ *   resize  SRC.pnm  DST.pnm  FILTER          cv2.resize(SRC, DST's size, INTER_LINEAR or INTER_NEAREST) == DST
+ *   orient  STORED.ppm  K  UPRIGHT.ppm        cv2.imdecode's EXIF orientation K
+ *   golden  RGB.ppm  TENSOR.f32  DESC.json  H  W  TOLERANCE
+ *                                             edgekit's preprocessing of RGB per the description DESC
+ *                                             (description.json as the APK carries it): an H x W tensor
  * </pre>
  * Without the property these tests are skipped (the summary says so).
  */
 public class CrossCheckTest {
-    private static final float GOLDEN_TOLERANCE = 1e-4f;
     private File folder;
     private final List<String[]> cases = new ArrayList<String[]>();
 
@@ -68,10 +69,11 @@ public class CrossCheckTest {
         for (String[] c : casesOf("resize")) {
             Image8 source = Netpbm.read(new File(folder, c[1]));
             Image8 expected = Netpbm.read(new File(folder, c[2]));
-            Image8 actual = LinearResize.resize(source, expected.width(), expected.height());
+            Image8 actual = c[3].equals("nearest") ? NearestResize.resize(source, expected.width(), expected.height())
+                    : LinearResize.resize(source, expected.width(), expected.height());
             String difference = firstDifference(expected, actual);
             if (difference != null) {
-                mismatches.add(c[1] + " " + source.width() + "x" + source.height() + "x" + source.channels()
+                mismatches.add(c[1] + " " + c[3] + " " + source.width() + "x" + source.height() + "x" + source.channels()
                         + " -> " + expected.width() + "x" + expected.height() + ": " + difference);
             }
         }
@@ -97,11 +99,14 @@ public class CrossCheckTest {
         for (String[] c : casesOf("golden")) {
             Image8 rgb = Netpbm.read(new File(folder, c[1]));
             float[] expected = Netpbm.readFloats(new File(folder, c[2]));
-            Preprocessor preprocessor = new Preprocessor(Integer.parseInt(c[3]), Integer.parseInt(c[4]),
-                    Preprocessor.IMAGENET_MEAN, Preprocessor.IMAGENET_STD);
-            float[] actual = preprocessor.apply(rgb);
-            assertEquals(c[2] + " length", expected.length, actual.length);
-            assertArrayEquals(c[2], expected, actual, GOLDEN_TOLERANCE);
+            ModelDescription description = ModelDescription.parse(
+                    new String(Netpbm.readAll(new File(folder, c[3])), "UTF-8"));
+            InputTensor actual = Preprocessor.forModel(description).apply(rgb);
+            long[] shape = {1, 3, Long.parseLong(c[4]), Long.parseLong(c[5])};
+            String what = c[2] + " (" + description.preprocess + ")";
+            assertArrayEquals(what + " shape", shape, actual.shape);
+            assertEquals(what + " length", expected.length, actual.data.length);
+            assertArrayEquals(what, expected, actual.data, Float.parseFloat(c[6]));
         }
     }
 

@@ -12,7 +12,7 @@ import org.junit.runner.notification.RunListener;
  */
 public final class JvmTests {
     static final Class<?>[] ALL = {
-        LinearResizeTest.class, PreprocessorTest.class, LabelsTest.class, TopKTest.class,
+        LinearResizeTest.class, PreprocessorTest.class, ModelDescriptionTest.class, LabelsTest.class, TopKTest.class,
         OrientationTest.class, ModelInfoTest.class, ClassifierTest.class, CrossCheckTest.class,
     };
 

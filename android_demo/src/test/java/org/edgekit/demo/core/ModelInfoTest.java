@@ -1,6 +1,7 @@
 package org.edgekit.demo.core;
 
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -11,9 +12,8 @@ import org.junit.Test;
 
 public class ModelInfoTest {
     private static final String PROPERTIES = "model.name=MobileNetV3_small_x1_0\n"
-            + "model.asset=model.nb\nmodel.sha256=abc123\nlabels.asset=labels.txt\nsample.asset=sample.png\n"
-            + "preprocess.crop=224\npreprocess.resize_short=256\n"
-            + "preprocess.mean=0.485,0.456,0.406\npreprocess.std=0.229,0.224,0.225\n"
+            + "model.asset=model.nb\nmodel.sha256=abc123\ndescription.asset=description.json\n"
+            + "labels.asset=labels.txt\nsample.asset=sample.png\n"
             + "runtime.threads=4\nruntime.power_mode=LITE_POWER_HIGH\n";
 
     private static ModelInfo read(String text) throws IOException {
@@ -25,10 +25,15 @@ public class ModelInfoTest {
         ModelInfo info = read(PROPERTIES);
         assertEquals("MobileNetV3_small_x1_0", info.modelName);
         assertEquals("model.nb", info.modelAsset);
-        assertEquals(224, info.preprocessor.crop());
-        assertEquals(256, info.preprocessor.resizeShort());
+        assertEquals("description.json", info.descriptionAsset);
+        assertEquals("labels.txt", info.labelsAsset);
         assertEquals(4, info.defaultThreads);
         assertEquals("LITE_POWER_HIGH", info.defaultPowerMode);
+    }
+
+    @Test
+    public void aModelWithoutLabelsHasNoLabelAsset() throws IOException {
+        assertNull(read(PROPERTIES.replace("labels.asset=labels.txt", "labels.asset=")).labelsAsset);
     }
 
     @Test
@@ -41,10 +46,10 @@ public class ModelInfoTest {
     @Test
     public void aMissingKeyIsNamed() throws IOException {
         try {
-            read(PROPERTIES.replace("labels.asset=labels.txt\n", ""));
+            read(PROPERTIES.replace("description.asset=description.json\n", ""));
             fail("no error for a missing key");
         } catch (IllegalArgumentException e) {
-            assertTrue(e.getMessage(), e.getMessage().contains("labels.asset"));
+            assertTrue(e.getMessage(), e.getMessage().contains("description.asset"));
         }
     }
 
