@@ -44,3 +44,21 @@ def test_shipped_table_is_current(workspace):
     shipped = zoo_features()
     for features in fresh:
         assert features.to_row() == shipped[features.model].to_row(), features.model
+
+
+@pytest.mark.slow
+def test_a_quantized_program_reads_as_the_shipped_int8_row(workspace):
+    """Precision from the program itself: PaddleSlim's int8 output (quantize/dequantize pairs around
+    every activation, dequantized weights) gives the same int8 work as the preset-derived row."""
+    from edgekit.estimate.features import model_file_features
+    from edgekit.quantize import quantize_model
+
+    quantized = quantize_model("MobileNetV3_small_x0_35", Workspace.open(workspace)).model
+    read = model_file_features(quantized.model_file, quantized.name)
+    shipped = find_zoo_features("MobileNetV3_small_x0_35_int8")
+    assert read.precision == INT8 and read.weight_bytes == shipped.weight_bytes
+    for name in set(read.values) | set(shipped.values):
+        if name.endswith((".macs", ".ops")) and not name.startswith("elementwise"):
+            assert read.get(name) == shipped.get(name), name
+    # PaddleSlim adds one scale operator; nothing else differs
+    assert read.get("elementwise.ops") - shipped.get("elementwise.ops") <= 1

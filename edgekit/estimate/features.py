@@ -9,8 +9,10 @@ activations that opt fuses into the convolution before them (relu, relu6) and th
 kernels of their own, squeeze-and-excitation blocks (their pooling, small convolutions and
 channel scaling) and data movement (reshape, transpose, concat, split).
 
-An operator is int8 when a dequantize operator of PaddleSlim feeds it (a quantized program), or,
-for a zoo model's ``NAME_int8`` built with a preset, when the preset quantizes its type.
+An operator is int8 when its weights reach it through PaddleSlim's dequantize operator (or, in
+PaddleSlim's older format, its output is dequantized), or, for a zoo model's ``NAME_int8`` built
+with a preset, when the preset quantizes its type. Quantize/dequantize pairs on activations alone
+do not make an operator int8: PaddleSlim puts them around every operator's output.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ _MOVEMENT_OPS = frozenset({"reshape2", "reshape", "transpose2", "transpose", "co
                            "shuffle_channel", "stack"})
 # Folded away by opt (batch norm into the convolution) or doing nothing at inference.
 _FREE_OPS = frozenset({"feed", "fetch", "batch_norm", "dropout", "assign", "shape", "fill_constant"})
+_DEQUANTIZE_OUTPUT_OPS = frozenset({"fake_dequantize_max_abs", "fake_channel_wise_dequantize_max_abs"})
 # What PaddleSlim's preset quantizes; the default preset (paddleclas) leaves matmul_v2 float.
 DEFAULT_QUANTIZED_TYPES = frozenset({"conv2d", "depthwise_conv2d", "mul"})
 
@@ -150,6 +153,8 @@ def program_features(program: Any, name: str, *,
         raise InvalidInputError(f"{name}: the program has no feed operator: not an inference program")
     input_shape = shapes.get(next(iter(feeds[0].outputs.values()))[0], ())
     dequantized = {out for op in ops if op.type in QUANT_OPS for outs in op.outputs.values() for out in outs}
+    # PaddleSlim's older format dequantizes an int8 operator's output instead of its weight.
+    dequantized_after = {name for op in ops if op.type in _DEQUANTIZE_OUTPUT_OPS for name in op.inputs.get("X", [])}
     head_pool = _head_pool_index(ops, shapes)
     forced = frozenset(quantized_types) if quantized_types is not None else None
 
@@ -163,7 +168,11 @@ def program_features(program: Any, name: str, *,
         weights = [n for n in inputs if n in persistable or _fed_by_dequant_weight(n, dequantized, persistable)]
         activations = [n for n in inputs if n not in weights]
         outputs = [n for key, names in op.outputs.items() if key != "XShape" for n in names]
-        int8 = (op.type in forced) if forced is not None else any(n in dequantized for n in inputs)
+        if forced is not None:
+            int8 = op.type in forced
+        else:  # int8 when its weights are: activations of every operator pass through quantize pairs
+            int8 = (any(n in dequantized for n in weights)
+                    or any(n in dequantized_after for names in op.outputs.values() for n in names))
         kind = _kind(op, shapes, index, head_pool)
         if kind is None:
             continue
@@ -191,7 +200,7 @@ def _fed_by_dequant_weight(name: str, dequantized: set[str], persistable: set[st
 
 
 def _weight_source(name: str) -> str:
-    for suffix in (".dequantized", "@dequantized", ".quantized.dequantized", ".quantized"):
+    for suffix in (".quantized.dequantized", ".dequantized", "@dequantized", ".quantized"):
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
