@@ -6,6 +6,8 @@ ImageNet preprocessing at its input size; flags override) and from it the input 
 (batch 1; a dynamic height/width needs a size from the description or ``--input-size``); adapt a
 copy of the graph to what X2Paddle 1.6 can convert (``adapt_graph``); run X2Paddle in a child
 process (``edgekit._workers.x2paddle``: it imports generated code and switches paddle's mode);
+fold the activations it spells out in several operators back into Paddle's ``hard_swish`` and
+``hard_sigmoid`` (``edgekit.fuse``: a phone runs them as one pass, as in PaddleClas's own export);
 then run the converted model with Paddle Inference and the original with onnxruntime on the same
 inputs — the shipped photographs preprocessed as the description says, plus one seeded random
 tensor — and keep the result only when they agree: the same top-1 on every input and outputs
@@ -29,6 +31,7 @@ import numpy as np
 from edgekit.description import DescriptionOverrides, ModelDescription, default_description, find_config, \
     read_config, shape_text
 from edgekit.errors import InvalidInputError, OnnxConversionError
+from edgekit.fuse import fuse_model_file
 from edgekit.workspace import Workspace, atomic_write_text, building, read_manifest, sha256_file, write_manifest
 
 if TYPE_CHECKING:
@@ -41,8 +44,8 @@ MODEL_FILE = "inference.pdmodel"
 PARAMS_FILE = "inference.pdiparams"
 CHECK_FILE = "onnx_check.json"
 X2PADDLE_LOG = "x2paddle.log"
-# Bumped whenever adapt_graph changes what it writes: part of the artifact key.
-ADAPTER_VERSION = 2
+# Bumped whenever adapt_graph or edgekit.fuse changes what they write: part of the artifact key.
+ADAPTER_VERSION = 3
 # The check's tolerance: max |Paddle - onnxruntime| over an output, divided by max |onnxruntime|.
 # Measured on the two test models: 1e-7 .. 3e-6; a wrong conversion is off by O(1).
 CHECK_RTOL = 1e-3
@@ -93,7 +96,7 @@ class ImportedModel:
     onnx_sha256: str
     description: ModelDescription
     check: OnnxCheck
-    adaptations: dict  # what adapt_graph changed: {"HardSwish": n, "renamed": n, "fixed_input": [..]}
+    adaptations: dict  # what adapt_graph and the fusion changed: {"HardSwish": n, "renamed": n, ...}
     reused: bool
 
     def to_dict(self) -> dict:
@@ -347,6 +350,7 @@ def import_onnx(onnx_path: Union[str, Path], workspace: Workspace, *,
 
     with building(final) as tmp:
         _convert(adapted, tmp, path)
+        changes["fused"] = fuse_model_file(tmp / MODEL_FILE)
         load_inference_model(tmp, description=description)  # labels that do not count its classes: refused
         check = check_against_onnxruntime(path, tmp / MODEL_FILE, tmp / PARAMS_FILE, description, shape)
         if not check.passed:

