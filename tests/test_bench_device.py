@@ -8,6 +8,7 @@ converted models that the tests copy instead of converting again.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ import pytest
 
 from device_fixtures import process_alive
 from edgekit.bench.results import BenchRecord, ResultStore, new_run_id, now_iso
+from edgekit.workspace import sha256_file
 
 FAST = ("--warmup", "1", "--repeats", "3")
 SMALL_MODELS = ("ShuffleNetV2_x0_25", "MobileNetV3_small_x0_35", "MobileNetV1_x0_25")
@@ -74,8 +76,14 @@ def test_quantize_convert_bench_report_one_model_per_family(run_cli, workspace, 
         assert record["latency"]["min_ms"] <= record["latency"]["avg_ms"] <= record["latency"]["max_ms"]
         nb = Path(record["nb"]["path"])
         assert record["nb"]["bytes"] == nb.stat().st_size  # the exact .nb size
-        remote = sandbox_file(virtual_device, f"/data/local/tmp/edgekit/models/{record['model']}.nb")
-        assert remote.read_bytes() == nb.read_bytes()
+        # the file that ran is named by its content: no other run can replace it under this one
+        assert record["nb"]["remote_path"] == (f"/data/local/tmp/edgekit/models/{record['model']}-"
+                                               f"{record['nb']['sha256'][:12]}.nb")
+        assert sandbox_file(virtual_device, record["nb"]["remote_path"]).read_bytes() == nb.read_bytes()
+        assert record["tool"]["remote_path"].endswith(f"/benchmark_bin-{record['tool']['sha256'][:12]}")
+        assert record["device"]["kind"] == "virtual"
+        assert record["latency"]["samples_ms"] == [record["latency"]["avg_ms"]]  # one round
+        assert record["extra"]["thermal"]["before"]["hottest_c"] > 0 and record["extra"]["thermal"]["after"]["cpus"]
         assert record["device"]["virtual"] is True and record["device"]["profile"] == "sd855"
         assert record["target"] == "x86" and record["tool"]["generation"] == "current"
         assert record["settings"] == {"warmup": 1, "repeats": 3, "threads": 1, "power_mode": 0,
@@ -92,7 +100,8 @@ def test_quantize_convert_bench_report_one_model_per_family(run_cli, workspace, 
     assert rows["ShuffleNetV2_x0_25"]["seed_latency_ms"] == 2.329
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["top1_vs_latency.png", "top1_vs_storage.png"]
     markdown = run_cli("report", check=True).stdout
-    assert "| ShuffleNetV2_x0_25 | sd855 † | 1 |" in markdown
+    line = next(line for line in markdown.splitlines() if line.startswith("| ShuffleNetV2_x0_25 | sd855 † |"))
+    assert line.endswith(" | 2.329 | 2.7 | - | " + line.split(" | ")[-1])  # no Δ latency for a virtual device
 
 
 def test_unchanged_files_are_not_pushed_again(run_cli, ready_workspace, adb_server, virtual_device):
@@ -150,7 +159,8 @@ def test_model_path_and_work_folder_with_spaces_and_semicolons(run_cli, ready_wo
     record = run_cli("bench", str(folder), "--device", "sd855", "--adb-server", adb_server, *FAST,
                      "--remote-dir", remote_dir, "--json", check=True).json()["results"][0]
     assert record["status"] == "ok" and record["model"] == "my model;v2"
-    pushed = sandbox_file(virtual_device, f"{remote_dir}/models/my model;v2.nb")
+    assert record["nb"]["remote_path"].startswith(f"{remote_dir}/models/my model;v2-")
+    pushed = sandbox_file(virtual_device, record["nb"]["remote_path"])
     assert pushed.stat().st_size == record["nb"]["bytes"]
     assert [p.name for p in (virtual_device.sandbox / "data/local/tmp/edgekit").iterdir()] == ["a b;touch injected"]
     assert not list(virtual_device.sandbox.rglob("injected"))
@@ -171,6 +181,7 @@ def test_per_run_timeout_stops_a_hung_binary(run_cli, ready_workspace, adb_serve
     assert len(errors) == 1 and "ShuffleNetV2_x0_25" in errors[0] and "Traceback" not in result.stderr
     (failed,) = results(ready_workspace)
     assert failed.status == "failed" and failed.latency is None and "DeviceTimeoutError" in failed.error
+    assert "raw_output" not in failed.extra  # nothing was printed, so no file was written (or named)
     pid = int(pid_file.read_text())
     deadline = time.monotonic() + 10
     while process_alive(pid) and time.monotonic() < deadline:
@@ -190,6 +201,7 @@ def test_binary_that_prints_no_timing_is_a_failed_run_showing_its_output(run_cli
     assert "no benchmark timing found" in result.stderr and "Must set --backend option!" in result.stderr
     (failed,) = results(ready_workspace)
     assert failed.status == "failed" and "BenchmarkError" in failed.error
+    assert "Must set --backend option!" in (ready_workspace / "results" / failed.extra["raw_output"]).read_text()
 
 
 def test_cooldown_waits_between_runs(run_cli, ready_workspace, adb_server, virtual_device):
@@ -239,7 +251,7 @@ def test_a_work_folder_the_device_cannot_create_is_a_failed_device_not_a_lost_on
 
 # A stand-in for Paddle Lite's current benchmark_bin: its report, with a shape no tool prints for a.nb.
 FAKE_TOOL = r"""#!/bin/sh
-case "$*" in *models/a.nb*) shape=1,3,abc;; *) shape=1,3,224,224;; esac
+case "$*" in */models/a-*) shape=1,3,abc;; *) shape=1,3,224,224;; esac
 printf '======= Model Info =======\ninput_shape: %s\n' "$shape"
 printf '======= Perf Info =======\nTime(unit: ms):\n'
 for k in init first min max avg; do echo "$k = 1.0"; done
@@ -292,7 +304,7 @@ def test_a_converted_nb_keeps_its_model_name_and_an_arm_nb_is_refused(run_cli, r
     record = run_cli("bench", str(x86_nb), "--device", "sd855", "--adb-server", adb_server, *FAST, "--json",
                      check=True).json()["results"][0]
     assert record["model"] == "ShuffleNetV2_x0_25" and record["target"] == "x86"  # from the convert manifest
-    assert sandbox_file(virtual_device, "/data/local/tmp/edgekit/models/ShuffleNetV2_x0_25.nb").is_file()
+    assert sandbox_file(virtual_device, record["nb"]["remote_path"]).is_file()
     arm = run_cli("convert", "ShuffleNetV2_x0_25", "--target", "arm", "--json", check=True).json()
     lone = ready_workspace.parent / "lone" / "ShuffleNetV2_x0_25.nb"  # no manifest beside it: its kernels tell
     lone.parent.mkdir()
@@ -352,3 +364,191 @@ def test_unknown_model_stops_before_anything_runs(run_cli, ready_workspace, adb_
 def test_no_device_choice_is_a_usage_error(run_cli):
     result = run_cli("bench", "ShuffleNetV2_x0_25", env={"ANDROID_SERIAL": ""})
     assert result.returncode == 2 and "--device" in result.stderr
+
+
+# ------------------------------------------------------------------- one run per device at a time
+
+
+def marked_binary(tmp_path: Path, workspace: Path, mark: str) -> Path:
+    """The virtual device's benchmark binary with a line of its own: other bytes (another sha256),
+    and it says on stderr which one ran (the raw output keeps stderr)."""
+    from edgekit.device.emulator import host_benchmark_bin
+
+    launcher = host_benchmark_bin(tmp_path / f"launcher_{mark}").read_text()
+    path = tmp_path / f"benchmark_bin_{mark}"
+    path.write_text(launcher.replace("exec ", f"echo 'ran binary {mark}' >&2\nexec ", 1))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.mark.slow
+def test_two_bench_processes_on_one_device_take_turns_and_record_what_ran(ready_workspace, adb_server,
+                                                                          virtual_device, tmp_path):
+    env = dict(os.environ, EDGEKIT_WORKSPACE=str(ready_workspace))
+    procs = {}
+    for mark, models in (("A", SMALL_MODELS[:2]), ("B", SMALL_MODELS[1:])):
+        binary = marked_binary(tmp_path, ready_workspace, mark)
+        procs[mark] = (binary, subprocess.Popen(
+            [sys.executable, "-m", "edgekit", "bench", *models, "--device", "sd855", "--adb-server", adb_server,
+             *FAST, "--benchmark-bin", str(binary), "--cleanup", "--json"],
+            env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    documents, stderrs = {}, {}
+    for mark, (binary, proc) in procs.items():
+        out, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err
+        documents[mark], stderrs[mark] = json.loads(out), err
+    assert any("is in use by edgekit bench" in err and "waiting" in err for err in stderrs.values())
+    spans = {}
+    for mark, document in documents.items():
+        binary = procs[mark][0]
+        assert len(document["results"]) == 2
+        for record in document["results"]:
+            assert record["status"] == "ok"
+            assert record["tool"]["sha256"] == sha256_file(binary)  # the binary named is the one that ran
+            raw = (ready_workspace / "results" / record["extra"]["raw_output"]).read_text()
+            assert f"ran binary {mark}" in raw and f"ran binary {'B' if mark == 'A' else 'A'}" not in raw
+            assert record["nb"]["sha256"] == sha256_file(Path(record["nb"]["path"]))
+            assert f"optimized_model_file: {record['nb']['remote_path']}" in raw  # the tool's own report
+        spans[mark] = (min(when(r["started"]) for r in document["results"]),
+                       max(when(r["finished"]) for r in document["results"]))
+    first, second = sorted(spans.values())
+    assert first[1] <= second[0], f"the runs overlapped on the device: {spans}"
+    # --cleanup took only each run's own files; nothing of either is left, the lock is released
+    assert not sandbox_file(virtual_device, "/data/local/tmp/edgekit").exists()
+    assert not sandbox_file(virtual_device, "/data/local/tmp/edgekit.lock").exists()
+
+
+def test_no_wait_fails_at_once_on_a_busy_device_before_converting(run_cli, workspace, adb_server, virtual_device):
+    from edgekit.device import select_device
+    from edgekit.device.lock import device_lock
+
+    device = select_device(serial=virtual_device.serial, adb_servers=[adb_server])
+    with device_lock(device, "a test holding the device"):
+        started = time.monotonic()
+        result = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                         "--no-wait")
+        assert time.monotonic() - started < 30
+    assert result.returncode == 5, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "is busy" in line and "a test holding the device" in line
+    assert not (workspace / "convert").exists() and results(workspace) == []
+
+
+# ---------------------------------------------------------------- rounds, threads, thermal state
+
+
+@pytest.mark.slow
+def test_rounds_and_a_thread_sweep_give_distributions_thermal_snapshots_and_a_side_by_side_report(
+        run_cli, ready_workspace, adb_server, virtual_device):
+    document = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                       "--rounds", "3", "--threads", "1,2", "--json", check=True).json()
+    records = document["results"]
+    assert [r["settings"]["threads"] for r in records] == [1, 2] and document["threads"] == [1, 2]
+    for record in records:
+        latency = record["latency"]
+        assert record["settings"]["rounds"] == 3 and len(latency["samples_ms"]) == 3
+        assert latency["median_ms"] == sorted(latency["samples_ms"])[1]
+        assert latency["std_ms"] > 0 and latency["round_min_ms"] <= latency["median_ms"] <= latency["round_max_ms"]
+        assert latency["min_ms"] <= latency["round_min_ms"] and latency["max_ms"] >= latency["round_max_ms"]
+        for when_ in ("before", "after"):
+            snapshot = record["extra"]["thermal"][when_]
+            assert snapshot["zones"] and snapshot["cpus"][0]["max_khz"] > 0 and snapshot["throttled"] is False
+        raw = (ready_workspace / "results" / record["extra"]["raw_output"]).read_text()
+        assert raw.count("Time(unit: ms):") == 3 and "# edgekit: round 3 of 3" in raw
+    markdown = run_cli("report", check=True).stdout
+    assert "| 1 thread (ms) | 2 threads (ms) |" in markdown
+    row = next(line for line in markdown.splitlines() if line.startswith("| ShuffleNetV2_x0_25 |"))
+    one, two = (f"{r['latency']['median_ms']:.3f} ± {r['latency']['std_ms']:.3f}" for r in records)
+    assert f"| {one} | {two} |" in row
+
+
+def test_a_hot_throttled_device_is_warned_about_and_cooldown_temp_waits_within_its_limit(
+        run_cli, ready_workspace, adb_server, virtual_device):
+    virtual_device.set_thermal(zone_temps={"cpu-1-0-usr": 78.0}, cpu_max_khz={0: 1_000_000})
+    started = time.monotonic()
+    result = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                     "--cooldown-temp", "60", "--cooldown-timeout", "3", "--json")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 3
+    (record,) = result.json()["results"]
+    cooldown = record["extra"]["thermal"]["cooldown"]
+    assert cooldown["reached"] is False and cooldown["hottest_c"] == 78.0 and cooldown["waited_s"] >= 3
+    assert record["extra"]["thermal"]["before"]["throttled"] is True
+    warnings = result.json()["warnings"]
+    assert any("throttled" in w for w in warnings) and any("78.0 °C" in w for w in warnings)
+    assert any("still 78.0 °C after waiting" in w for w in warnings)
+    assert "waiting until it is below 60 °C" in result.stderr and "warning:" in result.stderr
+
+    hardware_max = int(sandbox_file(virtual_device, "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").read_text())
+    virtual_device.set_thermal(zone_temps={"cpu-1-0-usr": 40.0}, cpu_max_khz={0: hardware_max})
+    cool = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                   "--cooldown-temp", "60", "--json", check=True).json()
+    assert cool["warnings"] == [] and cool["results"][0]["extra"]["thermal"]["cooldown"]["reached"] is True
+
+
+# ------------------------------------------------------------------------- kinds and bad input
+
+
+def test_an_x86_device_that_is_not_edgekits_is_no_phone_and_gets_no_armv8_hint(
+        run_cli, ready_workspace, adb_server, make_virtual_device):
+    other = make_virtual_device(adb_server, props={"ro.edgekit.virtual": ""})
+    missing = run_cli("bench", "ShuffleNetV2_x0_25", "--serial", other.serial, "--adb-server", adb_server, *FAST)
+    assert missing.returncode == 3 and "x86_64" in missing.stderr
+    assert "armv8" not in missing.stderr  # it used to say to build for armv8
+    from edgekit.device.emulator import host_benchmark_bin
+
+    binary = host_benchmark_bin(ready_workspace / "host_bin")
+    record = run_cli("bench", "ShuffleNetV2_x0_25", "--serial", other.serial, "--adb-server", adb_server, *FAST,
+                     "--benchmark-bin", str(binary), "--json", check=True).json()["results"][0]
+    assert record["device"]["kind"] == "other" and record["device"]["virtual"] is False
+    (row,) = run_cli("report", "--json", check=True).json()["rows"]
+    assert row["kind"] == "other" and row["latency_delta_pct"] is None and row["seed_latency_ms"] == 2.329
+    assert "sd855 ‡" in run_cli("report", check=True).stdout
+
+
+def test_a_non_executable_or_foreign_benchmark_binary_fails_before_anything_is_converted_or_pushed(
+        run_cli, workspace, adb_server, virtual_device, tmp_path):
+    plain = tmp_path / "benchmark_bin"
+    plain.write_text("#!/bin/sh\necho hi\n")  # no x bit: used to be converted and pushed, then exit 126
+    arm = tmp_path / "benchmark_bin_arm"
+    arm.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(9) + b"\x02\x00\xb7\x00" + bytes(44))  # an aarch64 ELF header
+    arm.chmod(0o755)
+    for binary, cause in ((plain, "is not executable"), (arm, "built for aarch64")):
+        result = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                         "--benchmark-bin", str(binary))
+        assert result.returncode == 2 and cause in result.stderr, result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not (workspace / "convert").exists() and not (workspace / "export").exists()
+    assert not sandbox_file(virtual_device, "/data/local/tmp/edgekit").exists()
+
+
+def test_an_absurd_input_shape_gives_its_cause(run_cli, ready_workspace, adb_server, virtual_device):
+    result = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                     "--input-shape", "1,3,100000,100000")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert "input shape 1,3,100000,100000" in line and "at most 65536 per dimension" in line
+
+
+def test_a_binary_that_dies_in_a_traceback_is_quoted_by_its_cause(run_cli, ready_workspace, adb_server,
+                                                                  virtual_device, tmp_path):
+    crashing = tmp_path / "crashing_benchmark_bin"
+    crashing.write_text("#!/bin/sh\nprintf 'Traceback (most recent call last):\\n  File \"x.py\", line 1\\n"
+                        "    run()\\nMemoryError: cannot allocate 112 GiB for the input\\n' >&2\nexit 1\n")
+    crashing.chmod(0o755)
+    result = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                     "--benchmark-bin", str(crashing))
+    assert result.returncode == 4
+    assert "MemoryError: cannot allocate 112 GiB for the input" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_resume_counts_a_result_only_for_the_same_binary(run_cli, ready_workspace, adb_server, virtual_device,
+                                                         tmp_path):
+    args = ("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST, "--json")
+    run_cli(*args, check=True)
+    same = run_cli(*args, "--resume", check=True).json()
+    assert same["skipped"] == ["ShuffleNetV2_x0_25"] and same["results"] == []
+    other = marked_binary(tmp_path, ready_workspace, "C")
+    again = run_cli(*args, "--resume", "--benchmark-bin", str(other), check=True).json()
+    assert again["skipped"] == [] and again["results"][0]["tool"]["sha256"] == sha256_file(other)

@@ -32,7 +32,7 @@ def test_paddleclas_benchmark_sh_result_is_imported_with_min_and_max_put_right(r
 def test_stated_version_that_contradicts_the_file_is_refused(run_cli, workspace):
     result = run_cli("results", "import", str(SAMPLES / "legacy_swapped_paddleclas_benchmark_sh.txt"),
                      "--device", "sd855", "--tool-version", "2.9")
-    assert result.returncode == 4
+    assert result.returncode == 2  # the file is the user's input: no tool failed
     assert "min > max" in result.stderr and "Traceback" not in result.stderr
     assert not (workspace / "results" / "results.jsonl").exists()
 
@@ -66,16 +66,40 @@ def test_bad_inputs_are_one_line_errors(run_cli, tmp_path):
     noise = tmp_path / "noise.txt"
     noise.write_text("adb: error: failed to get feature set: no devices/emulators found\n")
     no_timing = run_cli("results", "import", str(noise), "--device", "sd855")
-    assert no_timing.returncode == 4 and "no devices/emulators found" in no_timing.stderr
+    assert no_timing.returncode == 2 and "no devices/emulators found" in no_timing.stderr
     for result in (unknown, missing, no_timing):
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_files_that_are_no_benchmark_output_are_exit_2_with_one_clean_line(run_cli, workspace, tmp_path):
+    # an empty file, a program and 50 MB of random text used to exit 4 ("a tool that failed"),
+    # once with raw NUL bytes in the message, after reading the whole file
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    random_text = tmp_path / "random.txt"
+    with open(random_text, "wb") as f:
+        line = (b"lorem ipsum dolor sit amet " * 3 + b"\n") * 1000
+        for _ in range(50_000_000 // len(line) + 1):
+            f.write(line)
+    cases = {empty: "is empty", Path("/bin/ls"): "binary file", random_text: "larger than 8 MiB"}
+    for path, cause in cases.items():
+        result = run_cli("results", "import", str(path), "--device", "sd855")
+        assert result.returncode == 2, result.stderr
+        assert cause in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert "\x00" not in result.stderr and "Traceback" not in result.stderr
+    mojibake = tmp_path / "latin1.txt"
+    mojibake.write_bytes(bytes(range(128, 256)) * 10)
+    refused = run_cli("results", "import", str(mojibake), "--device", "sd855")
+    assert refused.returncode == 2 and "not a text file" in refused.stderr
+    assert not (workspace / "results" / "results.jsonl").exists()
 
 
 def test_imported_results_in_the_report(run_cli, workspace, tmp_path):
     run_cli("results", "import", str(SAMPLES / "legacy_swapped_paddleclas_benchmark_sh.txt"), "--device", "sd855",
             check=True)
     markdown = run_cli("report", check=True).stdout
-    assert "| MobileNetV1 | sd855 | 1 | 30.797 | - | 32.523 | 16.0 | -5.3% | - |" in markdown
+    # PaddleClas's 1, 2 and 4 threads side by side, as its table would show them
+    assert "| MobileNetV1 | sd855 | 30.797 | 18.216 | 9.976 | - | 32.523 | 16.0 | -5.3% | - |" in markdown
     rows = run_cli("report", "--json", "--plots", str(tmp_path / "plots"), check=True).json()["rows"]
     assert len(rows) == 3 and {r["threads"] for r in rows} == {1, 2, 4}
     assert (tmp_path / "plots" / "top1_vs_latency.png").stat().st_size > 0

@@ -8,20 +8,22 @@ import multiprocessing
 import threading
 from pathlib import Path
 
-from edgekit.bench.results import (FAILED, OK, BenchRecord, ResultStore, latest_per_run_kind, new_run_id,
-                                   now_iso, settings_key)
+from edgekit.bench.results import (FAILED, KIND_OTHER, KIND_PHONE, KIND_VIRTUAL, OK, BenchRecord, ResultStore,
+                                   device_kind, latest_per_run_kind, new_run_id, now_iso, resume_key, settings_key)
 from edgekit.nb_info import precision_name
 
 SETTINGS = {"warmup": 10, "repeats": 30, "threads": 1, "power_mode": 0, "input_shape": "1,3,224,224"}
 
 
 def make_record(model: str = "MobileNetV1", *, avg: float = 30.0, status: str = OK, profile: str = "sd855",
-                serial: str = "phone-1", settings: dict | None = None, virtual: bool = False) -> BenchRecord:
+                serial: str = "phone-1", settings: dict | None = None, virtual: bool = False,
+                nb_sha256: str = "0" * 64, tool_sha256: str = "1" * 64) -> BenchRecord:
     return BenchRecord(
         run_id=new_run_id(), status=status, source="bench", model=model, precision=precision_name(model),
-        target="x86" if virtual else "arm", nb={"path": f"/ws/{model}.nb", "bytes": 1000, "sha256": "0" * 64},
+        target="x86" if virtual else "arm", nb={"path": f"/ws/{model}.nb", "bytes": 1000, "sha256": nb_sha256},
         device={"serial": serial, "profile": profile, "virtual": virtual},
-        settings=dict(settings or SETTINGS), tool={"name": "benchmark_bin", "version": "acf6614"},
+        settings=dict(settings or SETTINGS),
+        tool={"name": "benchmark_bin", "version": "acf6614", "sha256": tool_sha256},
         latency={"avg_ms": avg} if status == OK else None, memory_mb=None,
         started=now_iso(), finished=now_iso(), error=None if status == OK else "timed out",
     )
@@ -100,12 +102,33 @@ def test_completed_counts_only_successful_runs(tmp_path: Path):
     store.append(make_record("MobileNetV2", status=FAILED))
     store.append(make_record("MobileNetV3_large_x1_0_ssld_int8", profile="sd865"))
     store.append(make_record("ShuffleNetV2_x0_25", virtual=True))
+    key = settings_key(SETTINGS)
+    nb, tool = "0" * 64, "1" * 64
     assert store.completed() == {
-        ("MobileNetV1", "fp32", "sd855", settings_key(SETTINGS), False, "arm"),
-        ("MobileNetV3_large_x1_0_ssld_int8", "int8", "sd865", settings_key(SETTINGS), False, "arm"),
+        ("MobileNetV1", "fp32", "sd855", "phone", key, "arm", nb, tool),
+        ("MobileNetV3_large_x1_0_ssld_int8", "int8", "sd865", "phone", key, "arm", nb, tool),
         # a virtual sd855's run is told apart from a phone's
-        ("ShuffleNetV2_x0_25", "fp32", "sd855", settings_key(SETTINGS), True, "x86"),
+        ("ShuffleNetV2_x0_25", "fp32", "sd855", "virtual", key, "x86", nb, tool),
     }
+
+
+def test_resume_key_holds_the_nb_and_binary_sha256():
+    # another quantization preset gives another .nb under the same name; another binary another tool
+    base = make_record("MobileNetV3_large_x1_0_ssld_int8")
+    assert resume_key(make_record("MobileNetV3_large_x1_0_ssld_int8", nb_sha256="a" * 64)) != resume_key(base)
+    assert resume_key(make_record("MobileNetV3_large_x1_0_ssld_int8", tool_sha256="b" * 64)) != resume_key(base)
+    assert resume_key(make_record("MobileNetV3_large_x1_0_ssld_int8")) == resume_key(base)
+
+
+def test_device_kind_is_phone_only_for_arm_android_devices():
+    assert device_kind({"abi": "arm64-v8a", "virtual": False}) == KIND_PHONE
+    assert device_kind({"abi": "armeabi-v7a"}) == KIND_PHONE
+    assert device_kind({"abi": "x86_64", "virtual": True}) == KIND_VIRTUAL
+    # an x86_64 Android device that is not edgekit's virtual device: not a phone
+    assert device_kind({"abi": "x86_64", "virtual": False}) == KIND_OTHER
+    assert device_kind({"abi": "x86_64", "kind": "phone"}) == KIND_PHONE  # what bench recorded wins
+    assert device_kind({"profile": "sd855"}) == KIND_PHONE  # an import names only the profile
+    assert make_record(virtual=True).kind == KIND_VIRTUAL and not make_record(virtual=True).is_phone
 
 
 def test_settings_key_ignores_order_but_not_values():

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from edgekit.bench.results import BenchRecord
-from edgekit.bench.runner import BenchOptions, BenchOutcome, BenchSettings, Failure, remote_work_dir
+from edgekit.bench.outcome import BenchOutcome, Failure
+from edgekit.bench.settings import (BenchOptions, BenchSettings, default_input_shape, normalize_shape, remote_work_dir,
+                                    thread_counts)
 from edgekit.device.profiles import load_profile, seed_conditions
 from edgekit.errors import BenchmarkError, DeviceError, DeviceLostError, DeviceTimeoutError, UsageError
 
@@ -37,6 +39,9 @@ def test_profile_defaults_then_overrides():
     ({"input_shape": "1,3,a,224"}, "not a list of integers"),
     ({"input_shape": "1,0,224,224"}, "positive integers"),
     ({"batch": 4}, "unknown benchmark setting"),
+    ({"rounds": 0}, "--rounds"),
+    ({"threads": "1,two"}, "--threads takes thread counts"),
+    ({"threads": ","}, "--threads takes thread counts"),
 ])
 def test_bad_settings_are_usage_errors(overrides, message):
     with pytest.raises(UsageError, match=message):
@@ -110,7 +115,39 @@ def test_remote_dir_outside_the_device_tmp_folder_is_refused(given, message):
         remote_work_dir(given)
 
 
+def test_a_thread_list_gives_one_settings_per_count_and_rounds_are_stored_only_when_more_than_one():
+    sweep = BenchSettings.resolve_sweep(threads="1,2,4,2", rounds=3)
+    assert [s.threads for s in sweep] == [1, 2, 4]
+    assert all(s.rounds == 3 and s.to_dict()["rounds"] == 3 for s in sweep)
+    assert "rounds" not in BenchSettings.resolve().to_dict()  # plain runs keep the seed's keys (and resume identity)
+    assert thread_counts(4) == [4] and thread_counts((1, 2)) == [1, 2]
+    with pytest.raises(UsageError, match="resolve_sweep"):
+        BenchSettings.resolve(threads="1,2")
+
+
+@pytest.mark.parametrize("shape, cause", [
+    ("1,3,100000,100000", "at most 65536 per dimension"),
+    ("64,3,4096,4096", "3.22e+09 values (12 GiB as float32)"),
+    ("1," * 20 + "1", "21 dimensions"),
+    ("9" * 40, "not a list of integers"),
+])
+def test_an_absurd_input_shape_names_its_cause(shape, cause):
+    with pytest.raises(UsageError, match="input shape") as caught:
+        normalize_shape(shape)
+    assert cause in str(caught.value) and len(str(caught.value)) < 300
+
+
+def test_the_models_own_input_shape_is_the_default_where_it_is_fixed():
+    assert default_input_shape((1, 3, 256, 256)) == "1,3,256,256"
+    assert default_input_shape((-1, 3, 224, 224)) == "1,3,224,224"  # a dynamic batch runs at the seed's 1
+    assert default_input_shape((1, 3, -1, -1)) is None  # dynamic size: the profile's default
+    assert default_input_shape(None) is None
+
+
 @pytest.mark.parametrize("options, message", [
+    (BenchOptions(device_timeout_s=0), "--device-timeout"),
+    (BenchOptions(cooldown_temp_c=5), "--cooldown-temp"),
+    (BenchOptions(cooldown_timeout_s=0), "--cooldown-timeout"),
     (BenchOptions(timeout_s=0), "--timeout"),
     (BenchOptions(timeout_s=-5), "--timeout"),
     (BenchOptions(cooldown_s=-1), "--cooldown"),

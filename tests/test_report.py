@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -15,21 +16,23 @@ from edgekit import reference
 from edgekit.bench.results import BenchRecord, ResultStore, new_run_id, now_iso
 from edgekit.nb_info import precision_name
 from edgekit.errors import ConfigError, UsageError
-from edgekit.report import MIB, PLOT_FILES, build_rows, make_report, render, render_csv, render_markdown
+from edgekit.report import MIB, PLOT_FILES, build_rows, make_report, render, render_csv, plot_figure, render_markdown
 from edgekit.workspace import Workspace
 
 SETTINGS = {"warmup": 10, "repeats": 30, "threads": 1, "power_mode": 0, "input_shape": "1,3,224,224"}
 
 
 def record(model: str, avg: float, nb_bytes: int | None, *, virtual: bool = False, profile: str = "sd855",
-           threads: int = 1) -> BenchRecord:
+           threads: int = 1, abi: str = "arm64-v8a", rounds: list[float] | None = None) -> BenchRecord:
+    latency = {"avg_ms": avg, "min_ms": avg * 0.9, "max_ms": avg * 1.2}
+    if rounds:
+        latency.update(samples_ms=rounds, median_ms=statistics.median(rounds), std_ms=statistics.stdev(rounds))
     return BenchRecord(
         run_id=new_run_id(), status="ok", source="bench", model=model, precision=precision_name(model),
         target="arm", nb={"path": f"/ws/{model}.nb", "bytes": nb_bytes, "sha256": "0" * 64} if nb_bytes else None,
-        device={"serial": "s1", "profile": profile, "virtual": virtual},
+        device={"serial": "s1", "profile": profile, "virtual": virtual, "abi": "x86_64" if virtual else abi},
         settings={**SETTINGS, "threads": threads}, tool={"name": "benchmark_bin"},
-        latency={"avg_ms": avg, "min_ms": avg * 0.9, "max_ms": avg * 1.2}, memory_mb=None,
-        started=now_iso(), finished=now_iso())
+        latency=latency, memory_mb=None, started=now_iso(), finished=now_iso())
 
 
 def test_rows_compare_with_the_seed_and_follow_its_order():
@@ -74,16 +77,36 @@ def test_imported_result_without_nb_has_no_storage():
     assert row.storage_mib is None and row.storage_delta_pct is None
 
 
-def test_markdown_table_marks_virtual_devices():
+def test_markdown_table_marks_virtual_devices_and_compares_only_phones():
     rows = build_rows([record("MobileNetV1", 30.0, 16 * MIB, virtual=True),
-                       record("MobileNetV2", 20.0, 14 * MIB, threads=4)])
+                       record("MobileNetV2", 20.0, 14 * MIB, threads=4),
+                       record("ShuffleNetV2", 9.0, 9 * MIB, abi="x86_64")])
     text = render_markdown(rows)
     lines = text.splitlines()
-    assert lines[0].startswith("| Model | Device | Threads | Latency (ms)")
-    assert "| MobileNetV1 | sd855 † | 1 | 30.000 | 16.00 | 32.523 | 16.0 | -7.8% | +0.0% (MiB) |" in lines
+    assert lines[0].startswith("| Model | Device | 1 thread (ms) | 4 threads (ms) | Storage (MiB)")
+    # the virtual device's latency is the host's: no delta against the SD855 (it used to get -7.8%)
+    assert "| MobileNetV1 | sd855 † | 30.000 | - | 16.00 | 32.523 | 16.0 | - | +0.0% (MiB) |" in lines
     # 4 threads is not the seed's condition: no latency delta
-    assert "| MobileNetV2 | sd855 | 4 | 20.000 | 14.00 | 23.318 | 14.0 | - | +0.0% (MiB) |" in lines
+    assert "| MobileNetV2 | sd855 | - | 20.000 | 14.00 | 23.318 | 14.0 | - | +0.0% (MiB) |" in lines
+    # an x86_64 device that is not edgekit's virtual one is not a phone either
+    assert "| ShuffleNetV2 | sd855 ‡ | 9.000 | - | 9.00 | 10.941 | 9.0 | - | +0.0% (MiB) |" in lines
     assert any(line.startswith("† edgekit's virtual device") for line in lines)
+    assert any(line.startswith("‡ not an ARM Android device") for line in lines)
+    assert [r.kind for r in rows] == ["virtual", "phone", "other"]
+
+
+def test_thread_counts_side_by_side_and_rounds_as_median_and_spread():
+    rows = build_rows([record("MobileNetV1", 31.0, 16 * MIB, rounds=[30.0, 31.0, 33.0]),
+                       record("MobileNetV1", 17.0, 16 * MIB, threads=2, rounds=[17.0, 17.5, 16.5]),
+                       record("MobileNetV1", 9.0, 16 * MIB, threads=4)])
+    assert [r.threads for r in rows] == [1, 2, 4]
+    one = rows[0]
+    assert one.latency_ms == 31.0 and one.latency_std_ms == pytest.approx(1.5275, abs=1e-4)  # median, std
+    assert one.latency_rounds == 3 and one.latency_delta_pct == pytest.approx((31.0 - 32.523) / 32.523 * 100)
+    lines = render_markdown(rows).splitlines()
+    assert lines[0].startswith("| Model | Device | 1 thread (ms) | 2 threads (ms) | 4 threads (ms) |")
+    assert ("| MobileNetV1 | sd855 | 31.000 ± 1.528 | 17.000 ± 0.500 | 9.000 | 16.00 | 32.523 | 16.0 | -4.7% | "
+            "+0.0% (MiB) |") in lines
 
 
 def test_markdown_without_results_says_how_to_get_some():
@@ -128,6 +151,45 @@ def test_a_device_filter_is_checked_and_named_when_it_has_no_results(tmp_path: P
         make_report(workspace, profile="nope")
     empty = make_report(workspace, profile="sd865")
     assert render(empty, "md").startswith("No benchmark results for device profile sd865")
+
+
+def test_an_empty_store_gives_a_message_and_no_empty_charts(run_cli, workspace, tmp_path: Path):
+    plots = tmp_path / "plots"
+    result = run_cli("report", "--plots", str(plots), check=True)
+    assert "No benchmark results yet" in result.stdout and "No plots written" in result.stdout
+    assert not plots.exists()
+    as_json = run_cli("report", "--plots", str(plots), "--json", check=True)
+    assert as_json.json()["rows"] == [] and "No plots written" in as_json.stderr
+
+
+def test_plots_draw_every_seed_model_and_the_measured_points():
+    # what the figure holds: every model of the seed as a hollow point on its architecture's line
+    # (or beside it), measured points on top with their names, the legend outside the axes
+    rows = build_rows([record("MobileNetV1", 30.0, 16 * MIB),
+                       record("MobileNetV3_small_x0_35", 3.0, 7 * MIB, virtual=True)])
+    figure = plot_figure(rows, "storage")
+    figure.canvas.draw()
+    (ax,) = figure.axes
+    seed_points = sum(len(line.get_xdata()) for line in ax.get_lines())
+    hollow = [c for c in ax.collections if len(c.get_offsets()) and not len(c.get_facecolors())]
+    seeded = [m for m in reference.reference_models() if m.top1 is not None and m.storage_mb is not None]
+    assert seed_points + sum(len(c.get_offsets()) for c in hollow) == len(seeded) == 32
+    assert sorted(t.get_text() for t in ax.texts) == ["MobileNetV1", "MobileNetV3_small_x0_35"]
+    (legend,) = figure.legends
+    assert not ax.get_legend() and legend.get_window_extent().x0 >= ax.get_window_extent().x1
+    for text in ax.texts:  # labels stay inside the axes
+        assert text.get_window_extent().x1 <= ax.get_window_extent().x1 + 1
+
+
+def test_the_latency_plot_puts_non_phone_devices_on_a_panel_of_their_own():
+    rows = build_rows([record("MobileNetV1", 30.0, 16 * MIB, rounds=[29.0, 30.0, 32.0]),
+                       record("MobileNetV1_x0_25", 3.0, 2 * MIB, virtual=True),
+                       record("MobileNetV1", 15.0, 16 * MIB, threads=2)])
+    figure = plot_figure(rows, "latency")
+    phone, host = figure.axes
+    assert [t.get_text() for t in phone.texts] == ["MobileNetV1"]  # 1 thread only: the seed's condition
+    assert [t.get_text() for t in host.texts] == ["MobileNetV1_x0_25"] and not host.get_lines()
+    assert "not comparable" in host.get_title()
 
 
 def test_plots_leave_the_callers_matplotlib_backend_alone(tmp_path: Path):

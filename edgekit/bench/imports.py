@@ -11,14 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-from edgekit.bench.parse import ParsedRun, parse_output
+from edgekit.bench.parse import ParsedRun, parse_output, quote_start
 from edgekit.bench.results import OK, BenchRecord, ResultStore, new_run_id, now_iso
+from edgekit.errors import BenchmarkError, InvalidInputError, UsageError
 from edgekit.nb_info import precision_name
-from edgekit.errors import InvalidInputError, UsageError
 from edgekit.workspace import Workspace, sha256_file
 
 # Settings that describe a run; absent ones stay None (the file did not say).
 SETTING_NAMES = ("warmup", "repeats", "threads", "power_mode", "input_shape")
+# Benchmark outputs are small text files (a benchmark.sh result for 32 models and 3 thread counts is
+# about 10 kB); a larger file is something else, and is not read into memory.
+MAX_IMPORT_BYTES = 8 << 20
 
 
 def import_results(path: Path, workspace: Workspace, *, profile: str, model: Optional[str] = None,
@@ -28,7 +31,10 @@ def import_results(path: Path, workspace: Workspace, *, profile: str, model: Opt
 
     device_profile = load_profile(profile)
     text = _read_text(path)
-    runs = parse_output(text, tool_version=tool_version)
+    try:
+        runs = parse_output(text, tool_version=tool_version)
+    except BenchmarkError as error:  # the file is the user's input, not a tool that failed
+        raise InvalidInputError(f"{path}: {error}") from None
     names = _model_names(runs, model, path)
     origin = {"file": str(Path(path).resolve()), "sha256": sha256_file(Path(path))}
     store = ResultStore.for_workspace(workspace)
@@ -41,14 +47,28 @@ def import_results(path: Path, workspace: Workspace, *, profile: str, model: Opt
 
 
 def _read_text(path: Path) -> str:
+    """The file's text: at most MAX_IMPORT_BYTES, not empty, not binary (InvalidInputError)."""
     try:
-        return Path(path).read_text(errors="replace")
+        with open(path, "rb") as f:
+            data = f.read(MAX_IMPORT_BYTES + 1)
     except FileNotFoundError:
         raise InvalidInputError(f"no such file: {path}") from None
     except IsADirectoryError:
         raise InvalidInputError(f"{path} is a folder, not a benchmark output file") from None
     except OSError as e:
         raise InvalidInputError(f"cannot read {path}: {e.strerror}") from None
+    if len(data) > MAX_IMPORT_BYTES:
+        raise InvalidInputError(f"{path} is larger than {MAX_IMPORT_BYTES >> 20} MiB; benchmark outputs and "
+                                f"benchmark.sh result files are small text files")
+    if not data.strip():
+        raise InvalidInputError(f"{path} is empty; expected the output of Paddle Lite's benchmark_bin or a "
+                                f"benchmark.sh result file")
+    if b"\x00" in data:
+        raise InvalidInputError(f"{path} is a binary file (it holds NUL bytes), not benchmark output")
+    text = data.decode("utf-8", errors="replace")
+    if text.count("\ufffd") > len(text) // 100:  # mostly not UTF-8: not a text file
+        raise InvalidInputError(f"{path} is not a text file ({quote_start(text, 60)}), not benchmark output")
+    return text
 
 
 def _model_names(runs: list[ParsedRun], model: Optional[str], path: Path) -> list[str]:

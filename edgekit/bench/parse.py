@@ -65,8 +65,11 @@ class Latency:
     max_ms: Optional[float] = None
     first_ms: Optional[float] = None
     init_ms: Optional[float] = None
-    std_ms: Optional[float] = None
-    samples_ms: Optional[tuple[float, ...]] = None
+    std_ms: Optional[float] = None  # with --rounds N > 1: the sample standard deviation of the rounds' avgs
+    samples_ms: Optional[tuple[float, ...]] = None  # with --rounds N: each round's avg, in order
+    median_ms: Optional[float] = None  # with --rounds N: the median of the rounds' avgs
+    round_min_ms: Optional[float] = None  # with --rounds N: the fastest and slowest round's avg
+    round_max_ms: Optional[float] = None
 
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
@@ -118,12 +121,38 @@ def parse_single(text: str, *, tool_version: Optional[str] = None) -> ParsedRun:
 
 
 def quote_start(text: str, limit: int = 400) -> str:
-    """The start of a tool's output on one line (for error messages)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    """The start of a tool's output on one line (for error messages), printable characters only."""
+    lines = [_printable(line).strip() for line in text[: limit * 4].splitlines()]
+    lines = [line for line in lines if line]
     if not lines:
         return "(nothing)"
     joined = " | ".join(lines)
     return joined if len(joined) <= limit else joined[: limit - 3] + "..."
+
+
+# What a failing tool says about why: a Python exception line (after a traceback), glog's fatal
+# lines ("F1129 12:00:00.000 file.cc:12] ..."), Paddle Lite's CHECK messages, "Error: ...".
+_CAUSE_LINE = re.compile(r"^(?:[A-Za-z_][\w.]*(?:Error|Exception|Exit)\b.*|F\d{4} .*|.*Check failed.*|"
+                         r".*\b(?:error|Error|ERROR)\b:.*)$")
+
+
+def quote_failure(text: str, limit: int = 400) -> str:
+    """Why a tool failed, on one line: the cause its output states (the exception after a Python
+    traceback, a fatal log line, a failed check), else the start of its output."""
+    lines = [_printable(line).strip() for line in text[-200_000:].splitlines()]
+    causes = [line for line in lines if line and _CAUSE_LINE.match(line)]
+    if "Traceback (most recent call last)" in text and causes:
+        cause = causes[-1]  # the exception a traceback ends with
+    elif causes:
+        cause = causes[0]
+    else:
+        return quote_start(text, limit)
+    return cause if len(cause) <= limit else cause[: limit - 3] + "..."
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (NUL, escape sequences) shown as "?"."""
+    return "".join(ch if ch.isprintable() or ch == "\t" else "?" for ch in text)
 
 
 def version_tuple(version: str) -> tuple[int, ...]:

@@ -26,6 +26,12 @@ RESULTS_FILE = "results.jsonl"
 SCHEMA = 1
 OK = "ok"
 FAILED = "failed"
+# What kind of device a result comes from: only a phone's latency compares with the seed's SoC figures.
+KIND_PHONE = "phone"  # an ARM Android device
+KIND_VIRTUAL = "virtual"  # edgekit's virtual device: the host's latency on an x86 .nb
+KIND_OTHER = "other"  # any other device (an x86_64 Android device with its own binary)
+KINDS = (KIND_PHONE, KIND_VIRTUAL, KIND_OTHER)
+_ARM_ABIS = ("arm64-v8a", "armeabi-v7a", "armeabi")
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +42,19 @@ def now_iso() -> str:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:16]
+
+
+def device_kind(device: Mapping[str, Any]) -> str:
+    """The kind of device a stored record's ``device`` describes: its "kind" when recorded (bench
+    records it), else virtual or not and the ABI (a record without an ABI, e.g. an old import,
+    was made on a profile's phone)."""
+    kind = device.get("kind")
+    if kind in KINDS:
+        return kind
+    if device.get("virtual"):
+        return KIND_VIRTUAL
+    abi = device.get("abi") or ""
+    return KIND_PHONE if not abi or abi in _ARM_ABIS else KIND_OTHER
 
 
 def settings_key(settings: Mapping[str, Any]) -> str:
@@ -77,6 +96,15 @@ class BenchRecord:
     @property
     def virtual(self) -> bool:
         return bool(self.device.get("virtual"))
+
+    @property
+    def kind(self) -> str:
+        """KIND_PHONE, KIND_VIRTUAL or KIND_OTHER (see device_kind)."""
+        return device_kind(self.device)
+
+    @property
+    def is_phone(self) -> bool:
+        return self.kind == KIND_PHONE
 
     @property
     def settings_key(self) -> str:
@@ -139,11 +167,17 @@ class ResultStore:
             log.warning("edgekit: warning: skipping unreadable line %d of %s%s", number, self.path, torn)
             return None
 
-    def completed(self) -> set[tuple[str, str, Optional[str], str, bool, Optional[str]]]:
-        """(model, precision, device profile, settings key, virtual, .nb target) of every successful
-        run (for --resume: a virtual device's run matches the profile but is not a phone's)."""
-        return {(r.model, r.precision, r.profile, r.settings_key, r.virtual, r.target)
-                for r in self.records() if r.ok}
+    def completed(self) -> set[tuple]:
+        """The resume_key of every successful run."""
+        return {resume_key(r) for r in self.records() if r.ok}
+
+
+def resume_key(record: BenchRecord) -> tuple:
+    """What makes two runs the same for --resume: model, precision, device profile and kind
+    (a virtual device's run matches the profile but is not a phone's), settings, the .nb's
+    target and sha256 (another quantization preset is another model) and the binary's sha256."""
+    return (record.model, record.precision, record.profile, record.kind, record.settings_key, record.target,
+            (record.nb or {}).get("sha256"), (record.tool or {}).get("sha256"))
 
 
 def latest_per_run_kind(records: Iterable[BenchRecord], *, profile: Optional[str] = None) -> list[BenchRecord]:

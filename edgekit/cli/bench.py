@@ -6,7 +6,9 @@ from typing import Optional
 
 import click
 
-from edgekit.bench import DEFAULT_TIMEOUT_S, DEVICE_TMP, REMOTE_ROOT  # constants only: a cheap import
+# constants only: cheap imports
+from edgekit.bench import DEFAULT_TIMEOUT_S, DEVICE_TMP, REMOTE_ROOT
+from edgekit.bench.settings import DEFAULT_COOLDOWN_TIMEOUT_S, DEFAULT_DEVICE_TIMEOUT_S
 from edgekit.cli._common import device_options, emit, json_option, open_workspace, workspace_option
 
 
@@ -19,29 +21,44 @@ from edgekit.cli._common import device_options, emit, json_option, open_workspac
               help="Paddle Lite's benchmark_bin to push [env EDGEKIT_BENCHMARK_BIN; virtual devices: their own].")
 @click.option("--warmup", type=int, help="Warm-up runs [profile default; seed: 10].")
 @click.option("--repeats", type=int, help="Measured runs [profile default; seed: 30].")
-@click.option("--threads", type=int, help="CPU threads [profile default; seed: 1].")
+@click.option("--threads", metavar="N[,N...]",
+              help="CPU threads; a list (1,2,4) gives one result per count [profile default; seed: 1].")
+@click.option("--rounds", type=int, help="Runs of the binary per result (each: warmup + repeats); the result "
+                                         "keeps every round's average, their median and std [default: 1].")
 @click.option("--power-mode", type=int, help="Paddle Lite PowerMode 0-5 [profile default: 0, LITE_POWER_HIGH].")
-@click.option("--input-shape", metavar="N,C,H,W", help="Input shape [profile default: 1,3,224,224].")
+@click.option("--input-shape", metavar="N,C,H,W", help="Input shape [the model's own, else the profile's: "
+                                                       "1,3,224,224].")
 @click.option("--memory", "memory_profile", is_flag=True,
               help="Pass --enable_memory_profile (the tool reports init and peak memory).")
 @click.option("--timeout", type=click.FloatRange(min=0), default=DEFAULT_TIMEOUT_S, show_default=True,
-              help="Seconds one run may take (0: no limit).")
+              help="Seconds one run of the binary may take (0: no limit).")
+@click.option("--device-timeout", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_DEVICE_TIMEOUT_S,
+              show_default=True, help="Seconds every other device call may take (mkdir, push, stat, thermal, lock).")
 @click.option("--cooldown", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to wait between runs.")
-@click.option("--resume", is_flag=True, help="Skip what the results store already has (same model, precision, "
-                                             "profile, settings and kind of device: virtual or phone).")
-@click.option("--cleanup", is_flag=True, help="Remove the work folder from the device afterwards.")
+@click.option("--cooldown-temp", type=float, metavar="C",
+              help="Before each run, wait until the device's hottest thermal zone is below C °C.")
+@click.option("--cooldown-timeout", type=click.FloatRange(min=0, min_open=True),
+              default=DEFAULT_COOLDOWN_TIMEOUT_S, show_default=True,
+              help="The longest wait for --cooldown-temp (then it runs, with a warning).")
+@click.option("--no-wait", is_flag=True, help="Fail at once when another run holds the device (default: wait).")
+@click.option("--resume", is_flag=True, help="Skip what the results store already has (same model .nb and "
+                                             "binary bytes, profile, settings and kind of device).")
+@click.option("--cleanup", is_flag=True, help="Remove the files this run put on the device afterwards.")
 @click.option("--remote-dir", default=REMOTE_ROOT, show_default=True,
               help=f"Work folder on the device (a folder below {DEVICE_TMP}).")
 @workspace_option
 @json_option
 def bench(models: tuple[str, ...], all_models: bool, profile: Optional[str], serial: Optional[str],
           adb_servers: tuple[str, ...], devices_file: Optional[str], benchmark_bin: Optional[str],
-          warmup: Optional[int], repeats: Optional[int], threads: Optional[int], power_mode: Optional[int],
-          input_shape: Optional[str], memory_profile: bool, timeout: float, cooldown: float, resume: bool,
-          cleanup: bool, remote_dir: str, workspace: Optional[str], as_json: bool) -> None:
+          warmup: Optional[int], repeats: Optional[int], threads: Optional[str], rounds: Optional[int],
+          power_mode: Optional[int], input_shape: Optional[str], memory_profile: bool, timeout: float,
+          device_timeout: float, cooldown: float, cooldown_temp: Optional[float], cooldown_timeout: float,
+          no_wait: bool, resume: bool, cleanup: bool, remote_dir: str, workspace: Optional[str],
+          as_json: bool) -> None:
     """Benchmark MODELs (zoo names, MODEL_int8, model folders, .nb files) on a device over adb with
-    Paddle Lite's benchmark_bin; converts what is missing and appends every run to the results store."""
+    Paddle Lite's benchmark_bin; converts what is missing and appends every run to the results store.
+    One run per device at a time: a device another bench uses is waited for (or --no-wait)."""
     from pathlib import Path
 
     from edgekit import reference
@@ -52,13 +69,15 @@ def bench(models: tuple[str, ...], all_models: bool, profile: Optional[str], ser
         raise UsageError("give model names or --all, not both")
     names = reference.reference_names() if all_models else list(models)
     options = BenchOptions(benchmark_bin=Path(benchmark_bin) if benchmark_bin else None,
-                           timeout_s=timeout or None, cooldown_s=cooldown, resume=resume,
-                           cleanup=cleanup, remote_dir=remote_dir)
+                           timeout_s=timeout or None, device_timeout_s=device_timeout, cooldown_s=cooldown,
+                           cooldown_temp_c=cooldown_temp, cooldown_timeout_s=cooldown_timeout, wait=not no_wait,
+                           resume=resume, cleanup=cleanup, remote_dir=remote_dir)
     outcome = bench_models(
         names, open_workspace(workspace), profile=profile, serial=serial, adb_servers=adb_servers,
         devices_file=Path(devices_file) if devices_file else None, options=options,
         settings={"warmup": warmup, "repeats": repeats, "threads": threads, "power_mode": power_mode,
-                  "input_shape": input_shape, "memory_profile": memory_profile or None})
+                  "input_shape": input_shape, "memory_profile": memory_profile or None, "rounds": rounds},
+        notify=lambda message: click.echo(f"edgekit: {message}", err=True))
     emit(outcome.to_dict(), as_json, lambda _: format_outcome(outcome))
     outcome.raise_for_failures()
 
@@ -109,3 +128,5 @@ def report(fmt: str, plots_dir: Optional[str], profile: Optional[str], workspace
     result = make_report(open_workspace(workspace), profile=profile,
                          plots_dir=Path(plots_dir) if plots_dir else None)
     click.echo(render(result, "json" if as_json else fmt).rstrip("\n"))
+    if result.message and (as_json or fmt != "md"):  # the Markdown view already says it
+        click.echo(f"edgekit: {result.message}", err=True)

@@ -1,0 +1,105 @@
+"""The models a ``bench`` call runs: names checked before anything else, then each converted (or a
+ready ``.nb`` taken as it is) for the opt target the devices need. All conversion happens before
+the first run, so that opt does not compete with a measurement on the same host."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Optional, Sequence
+
+from edgekit.bench.outcome import Failure
+from edgekit.errors import InvalidInputError, ToolError
+from edgekit.workspace import Workspace, read_manifest, sha256_file
+
+
+@dataclasses.dataclass(frozen=True)
+class NbFile:
+    """The .nb that a run pushes: a converted model of the workspace, or a file the user gave."""
+
+    name: str
+    path: Path
+    bytes: int
+    sha256: str
+    target: Optional[str]
+    precision: str  # "int8" or "fp32"
+    input_shape: Optional[tuple[int, ...]] = None  # NCHW of the model's deployment description, when known
+
+    @property
+    def remote_name(self) -> str:
+        """Its name on the device: content-addressed, so that two runs never replace each other's model."""
+        return f"{self.name}-{self.sha256[:12]}.nb"
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "bytes": self.bytes, "sha256": self.sha256}
+
+
+def unique(models: Sequence[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for name in models:
+        seen.setdefault(str(name), None)
+    return list(seen)
+
+
+def check_sources(names: list[str]) -> None:
+    """Stop on a wrong name or path before anything is converted or run."""
+    from edgekit.reference import find_reference, split_int8
+
+    for name in names:
+        path = Path(name).expanduser()
+        if path.exists():
+            continue
+        if "/" in name or name.endswith((".nb", ".pdmodel")):
+            raise InvalidInputError(f"model file or folder {name} does not exist")
+        base, _ = split_int8(name)
+        if find_reference(base) is None:  # the seed's names need no registry (which imports paddle)
+            from edgekit import zoo
+
+            zoo.model_entry(base)  # UnknownModelError naming close matches
+
+
+def prepare(names: list[str], workspace: Workspace, targets: set[str]) -> tuple[dict, list[Failure]]:
+    """{model: {target: NbFile}} for every model that converts; a failure for each that does not."""
+    prepared: dict[str, dict[str, NbFile]] = {}
+    failures: list[Failure] = []
+    for name in names:
+        try:
+            prepared[name] = {target: nb_for(name, workspace, target) for target in sorted(targets)}
+        except ToolError as error:  # opt or PaddleSlim failed on this model: the others still run
+            failures.append(Failure(model=name, device=None, error=error))
+    return prepared, failures
+
+
+def nb_for(source: str, workspace: Workspace, target: str) -> NbFile:
+    from edgekit.nb_info import describe_nb, precision_name
+
+    path = Path(source).expanduser()
+    if path.suffix == ".nb" and path.is_file():
+        # a ready .nb runs as it is, if it was made for the devices' target
+        info = describe_nb(path)
+        if info.target is not None and info.target != target:
+            raise InvalidInputError(
+                f"{path} was converted for {info.target}, but the device(s) of this run need {target} .nb "
+                f"files; convert it with 'edgekit convert MODEL --target {target}', or name the model "
+                f"and bench converts it")
+        return NbFile(name=info.name, path=path.resolve(), bytes=path.stat().st_size, sha256=sha256_file(path),
+                      target=info.target, precision=info.precision, input_shape=described_input_shape(path.parent))
+    from edgekit.convert import convert_model
+
+    lite = convert_model(source, workspace, target=target)
+    return NbFile(name=lite.name, path=lite.nb_path, bytes=lite.bytes, sha256=lite.sha256, target=lite.target,
+                  precision=precision_name(lite.name, lite.quantized),
+                  input_shape=described_input_shape(lite.nb_path.parent))
+
+
+def described_input_shape(folder: Path) -> Optional[tuple[int, ...]]:
+    """The input shape of the model's deployment description in the artifact's manifest (issue
+    10's ``description``), when the manifest carries one; None otherwise."""
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return None
+    description = getattr(manifest, "description", None) or manifest.settings.get("description")
+    shape = description.get("input_shape") if isinstance(description, dict) else None
+    if not isinstance(shape, (list, tuple)) or not all(isinstance(d, int) for d in shape):
+        return None
+    return tuple(shape)
