@@ -2,37 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import click
 
-from edgekit.cli._common import emit, json_option, open_workspace, workspace_option
+from edgekit.cli._common import description_options, emit, json_option, open_workspace, workspace_option
 
 
 @click.command("import")
 @click.argument("onnx_file", metavar="MODEL.onnx", type=click.Path(dir_okay=False))
-@click.option("--config", type=click.Path(dir_okay=False),
-              help="PaddleClas deploy config (PreProcess.transform_ops, PostProcess.Topk) [default: one beside "
-                   "the file].")
-@click.option("--input-size", metavar="HxW", help="Height x width to fix a dynamic input to (e.g. 48x192).")
-@click.option("--labels", type=click.Path(dir_okay=False), help="Label file: 'id name' per line (class_id_map_file).")
+@description_options
 @click.option("--force", is_flag=True, help="Convert again even when the workspace has this import.")
 @workspace_option
 @json_option
-def import_onnx(onnx_file: str, config: Optional[str], input_size: Optional[str], labels: Optional[str],
-                force: bool, workspace: Optional[str], as_json: bool) -> None:
+def import_onnx(onnx_file: str, overrides: Any, force: bool, workspace: Optional[str], as_json: bool) -> None:
     """Convert MODEL.onnx to a Paddle inference model with X2Paddle and check it against onnxruntime.
 
     Every other command also takes MODEL.onnx and imports it on the way; the result is kept in
-    the workspace (import/) and reused."""
-    from pathlib import Path
-
-    from edgekit.description import DescriptionOverrides, parse_hw
+    the workspace (import/) and reused. The description (--config, or a deploy config beside the
+    file, then the single-field flags) says how the check's images are preprocessed and, for a
+    dynamic height/width, the size the model is fixed to."""
     from edgekit.onnx_import import import_onnx as run_import
 
-    overrides = DescriptionOverrides(config=Path(config) if config else None,
-                                     input_size=parse_hw(input_size) if input_size else None,
-                                     labels=Path(labels) if labels else None)
     result = run_import(onnx_file, open_workspace(workspace), overrides=overrides, force=force)
     emit(result.to_dict(), as_json, _render)
 
