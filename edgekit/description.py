@@ -479,8 +479,11 @@ def check_size(description: ModelDescription) -> None:
     shape, size = description.input_shape, description.preprocess.output_size
     if len(shape) != 4 or shape[1] != 3:
         raise InvalidInputError(f"model input shape {shape_text(shape)} is not (N, 3, H, W): edgekit feeds RGB images")
-    if size is None or description.dynamic_hw:
+    if description.dynamic_hw:
         return
+    if size is None:
+        raise InvalidInputError(f"the preprocessing ({description.source}) makes images of varying size (no crop, "
+                                f"no fixed resize) but the model's input is fixed at {shape[3]}x{shape[2]} (WxH)")
     if (size[1], size[0]) != (shape[2], shape[3]):
         raise InvalidInputError(f"the preprocessing ({description.source}) makes {size[0]}x{size[1]} (WxH) images but "
                                 f"the model's input is {shape[3]}x{shape[2]} (WxH, shape {shape_text(shape)})")

@@ -135,6 +135,20 @@ def nb_description(nb_path: Path) -> ModelDescription:
                                source=f"{DEFAULT_SOURCE}; a .nb without manifest is taken as 1x3x224x224")
 
 
+def description_for(path: Path) -> Optional[ModelDescription]:
+    """The description of an artifact on disk without converting anything: a .nb (or a convert
+    folder) as nb_description reads it, a model folder as load_inference_model does; None when
+    the path is neither. For bench's default --input_shape: ``description.feed_shape()``."""
+    path = Path(path).expanduser()
+    nb = nb_file(path)
+    if nb is not None:
+        return nb_description(nb) if nb.is_file() else None
+    try:
+        return load_inference_model(path).description
+    except InvalidInputError:
+        return None
+
+
 # ------------------------------------------------------------------------------------ helpers
 
 

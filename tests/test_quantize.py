@@ -167,7 +167,8 @@ def test_eval_dir_gives_top1_top5_of_both_models(small_model, workspace, tmp_pat
         shutil.copy(photo, eval_dir / str(label) / photo.name)
     calib_dir = tmp_path / "calib"
     calib_dir.mkdir()
-    shutil.copy(sample_images()[0], calib_dir / "only.jpg")
+    import cv2  # a mirrored photograph: new pixels, so no evaluation image is a calibration image
+    cv2.imwrite(str(calib_dir / "only.png"), np.ascontiguousarray(cv2.imread(str(sample_images()[0]))[:, ::-1]))
     monkeypatch.chdir(tmp_path)
     result = quantize_model(small_model, Workspace.open(workspace), calib_dir=calib_dir, eval_dir=Path("eval"))
     report = result.report
@@ -178,12 +179,14 @@ def test_eval_dir_gives_top1_top5_of_both_models(small_model, workspace, tmp_pat
     assert evaluation["fp32"] == {"top1": 1.0, "top5": 1.0}
     assert evaluation["int8"]["top1"] == pytest.approx(evaluation["top1_agreement"])
     assert evaluation["int8"]["top1"] <= evaluation["int8"]["top5"] <= 1.0
-    assert evaluation["overlaps_calibration"] is True  # only.jpg is also an evaluation image
-    assert evaluation["note"] == "1 evaluation image(s) are also calibration images"
-    # the stored report is the artifact's own: fidelity on the held-out photographs, no evaluation
+    assert evaluation["overlaps_calibration"] is False
+    assert report["images"]["calibration"]["count"] == 1 and report["images"]["eval"]["source"] == str(eval_dir.resolve())
+    # the stored report is the artifact's own: fidelity on the user's calibration folder, whose one
+    # image calibrated, so it is held out mirrored (and said so); no evaluation
     saved = json.loads((result.model.directory / REPORT_FILE).read_text())
     assert "eval" not in saved and saved["fidelity"] == report["fidelity"]
-    assert saved["fidelity"]["images"] == len(sample_images())
+    assert saved["fidelity"]["images"] == 1 and saved["fidelity"]["overlaps_calibration"] is True
+    assert saved["fidelity"]["held_out"]["images"] == [f"{calib_dir / 'only.png'} (mirrored)"]
     manifest_before = (result.model.directory / MANIFEST).read_bytes()
 
     # reused artifact + another labelling: evaluated again for this call; the artifact is unchanged
@@ -195,6 +198,23 @@ def test_eval_dir_gives_top1_top5_of_both_models(small_model, workspace, tmp_pat
     assert (again.model.directory / MANIFEST).read_bytes() == manifest_before
     plain = quantize_model(small_model, Workspace.open(workspace), calib_dir=calib_dir)
     assert plain.reused and "eval" not in plain.report
+
+
+@pytest.mark.parametrize("how", ["copy", "same pixels as png"])
+def test_eval_images_that_are_calibration_images_are_refused(small_model, workspace, tmp_path, how):
+    import cv2
+
+    photo = sample_images()[0]
+    (tmp_path / "calib").mkdir()
+    (tmp_path / "eval" / "0").mkdir(parents=True)
+    shutil.copy(photo, tmp_path / "calib" / "a.jpg")
+    if how == "copy":
+        shutil.copy(photo, tmp_path / "eval" / "0" / "renamed.jpg")
+    else:  # another file holding the same decoded pixels
+        cv2.imwrite(str(tmp_path / "eval" / "0" / "b.png"), cv2.imread(str(photo)))
+    with pytest.raises(UsageError, match="the calibration and eval images overlap"):
+        quantize_model(small_model, Workspace.open(workspace), calib_dir=tmp_path / "calib", eval_dir=tmp_path / "eval")
+    assert list(workspace.iterdir()) == []
 
 
 def test_a_bad_eval_dir_fails_before_quantizing(small_model, workspace, tmp_path):
@@ -261,12 +281,14 @@ def test_cli_json_then_text_reuse(run_cli, small_model):
                     "--json", check=True)
     data = first.json()  # stdout is one JSON document: PaddleSlim's logs go to stderr
     assert data["model"] == f"{small_model.name}_int8" and data["reused"] is False
-    assert data["settings"]["batch_nums"] is None and data["preset_overrides"]["batch_nums"] is None
+    assert data["settings"]["batch_nums"] is None and "batch_nums" not in data["preset_overrides"]
     assert [k["layer"] for k in data["layers"]["kept_float"]] == [pointwise]
+    assert data["layers"]["skip_resolved"] == {pointwise: [pointwise]}  # printed: what the pattern meant
     assert Path(data["artifact"]["model_file"]).is_file()
     second = run_cli("quantize", str(small_model), "--preset", "full", "--skip", pointwise, "--batch-nums", "0",
                      check=True)
     assert "(reused)" in second.stdout and "top-1 agreement" in second.stdout
+    assert f"--skip       {pointwise} -> {pointwise}" in second.stdout
 
 
 def test_cli_is_quiet_unless_verbose(run_cli, small_model):
