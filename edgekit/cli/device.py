@@ -48,7 +48,7 @@ def _devices_text(rows: list[dict], not_connected: tuple[str, ...]) -> str:
     good = [r for r in rows if r["state"] == "device"]
     bad = [r for r in rows if r["state"] != "device"]
     # Several adb servers: say which one each device is on.
-    columns = DEVICE_COLUMNS + (("adb_server",) if len({r["adb_server"] for r in rows}) > 1 else ())
+    columns = DEVICE_COLUMNS + (("adb_server",) if len({r["adb_server"] for r in good}) > 1 else ())
     lines = [format_table(columns, [[r.get(c) if r.get(c) is not None else "-" for c in columns] for r in good])
              if good else "no devices (is the phone connected and authorized? try `adb devices`)"]
     for r in bad:
