@@ -159,8 +159,8 @@ def select_devices(*, profile: Optional[str] = None, serial: Optional[str] = Non
         wanted = " and ".join(filter(None, [profile and f"profile {profile}", serial and f"serial {serial}"]))
         present = ", ".join(_describe(d) for d in scan.devices) or "none"
         extra = f"; not usable: {'; '.join(str(p) for p in scan.problems)}" if scan.problems else ""
-        hint = (f"; the devices file lists {', '.join(scan.not_connected)} to connect, which is done only "
-                f"when asked (--connect)" if scan.not_connected else "")
+        hint = (f"; the devices file lists {', '.join(scan.not_connected)} to connect, which edgekit does only "
+                f"when asked: edgekit devices --connect (or adb connect ADDRESS)" if scan.not_connected else "")
         raise DeviceNotFoundError(f"no connected device matches {wanted or 'the selection'} "
                                   f"(connected: {present}{extra}){hint}")
     return chosen
