@@ -102,8 +102,9 @@ def test_phone_runs_refit_and_report_the_change(workspace: Path):
     for name in ("MobileNetV1", "MobileNetV2", "ShuffleNetV2"):
         store.append(phone_record(name, reference.get_reference(name).sd855_ms * 1.3))
     store.append(phone_record("MobileNetV3_small_x1_0", 0.5, virtual=True))
+    store.append(phone_record("my_own_net", 7.0))  # not a zoo model: nothing to fit it with
     rows = data.measured_rows(store.records())
-    assert sorted(r.model for r in rows) == ["MobileNetV1", "MobileNetV2", "ShuffleNetV2"]
+    assert sorted(r.model for r in rows) == ["MobileNetV1", "MobileNetV2", "ShuffleNetV2", "my_own_net"]
 
     plain = estimate_latency("MobileNetV2", "sd855", workspace=Workspace.open(workspace))
     refit = estimate_latency("MobileNetV2", "sd855", workspace=Workspace.open(workspace), refit=True)

@@ -59,9 +59,18 @@ def select(profile: str, max_latency_ms: float, max_storage_mb: Optional[float],
     def render(rows: list[dict]) -> str:
         if not rows:
             return f"no model fits {max_latency_ms:g} ms on {profile}"
-        table = format_table(SELECT_COLUMNS, [[r[c] if c != "frontier" else ("*" if r[c] else "") for c in SELECT_COLUMNS]
-                                              for r in rows])
-        return table + "\n* = on the Pareto frontier (no faster model is more accurate)"
+        def cell(row: dict, column: str):
+            if column == "frontier":
+                return "*" if row[column] else ""
+            if column == "top1" and row[column] is not None and not row["top1_source"].startswith("published"):
+                return f"{row[column]:.3f}~"  # the fp32 model's: int8 top-1 not measured
+            return row[column]
+
+        table = format_table(SELECT_COLUMNS, [[cell(r, c) for c in SELECT_COLUMNS] for r in rows])
+        notes = ["* = on the Pareto frontier (no faster model is more accurate)"]
+        if any(not r["top1_source"].startswith("published") and r["top1"] is not None for r in rows):
+            notes.append("~ = the fp32 model's top-1 (this int8 model's is not measured)")
+        return "\n".join([table, *notes])
 
     emit({"profile": profile, "threads": threads, "max_latency_ms": max_latency_ms, "max_storage_mb": max_storage_mb,
           "models": shown, "plot": plot}, as_json, lambda data: render(data["models"]))

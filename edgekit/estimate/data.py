@@ -30,6 +30,8 @@ SEED_URL = ("https://github.com/PaddlePaddle/PaddleClas/blob/49dcb5ca93a8ee85c15
 # PaddleClas's per-family pages measured the same models again at 1/2/4 threads; PaddleSlim's
 # table is a measured column; Paddle Lite's pages cover few models, newest release first.
 SOURCE_RANK = {SEED: 1, "paddleclas-model-doc": 2, "paddleslim-latency-predictor-doc": 3, "paddle-lite-benchmark-doc": 4}
+SHORT_SOURCE_NAMES = {SEED: "seed table", "paddleclas-model-doc": "PaddleClas docs",
+                      "paddleslim-latency-predictor-doc": "PaddleSlim docs", MEASURED: MEASURED}
 # Fewest architectures a dataset needs before anything is estimated from it.
 MIN_ARCHITECTURES = 3
 
@@ -59,7 +61,10 @@ class LatencyRow:
         return self.source == MEASURED
 
     def describe_source(self) -> str:
-        return self.source if self.measured else f"{self.source} {self.source_version}"
+        """A short label: 'seed table', 'Paddle Lite release/v2.11', 'measured here'."""
+        if self.source == "paddle-lite-benchmark-doc":
+            return f"Paddle Lite {self.source_version.split(' ')[0]}"
+        return SHORT_SOURCE_NAMES.get(self.source, self.source)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -183,10 +183,12 @@ def _describe_refit(refit: dict) -> str:
 
 
 def phone_rows(workspace) -> tuple[data.LatencyRow, ...]:
-    """Runs measured on phones in the workspace's results store, as rows."""
+    """Runs measured on phones in the workspace's results store, as rows; only the zoo's models
+    (a fit needs the features it has for them; a user's own model is estimated, not fitted on)."""
     from edgekit.bench.results import ResultStore
 
-    return tuple(data.measured_rows(ResultStore.for_workspace(workspace).records()))
+    rows = data.measured_rows(ResultStore.for_workspace(workspace).records())
+    return tuple(r for r in rows if _is_zoo_name(r.model))
 
 
 def estimate_latency(model: ModelArg, profile: str, *, threads: int = 1, workspace=None,

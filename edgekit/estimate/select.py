@@ -41,16 +41,22 @@ def _latency(name: str, precision: str, profile: str, threads: int,
     own = [r for r in measured if (r.profile, r.threads, r.precision) == (profile, threads, precision)
            and r.architecture == arch]
     if own:
-        return own[-1].latency_ms, data.MEASURED
+        return own[-1].latency_ms, data.MEASURED + _same_network(own[-1], name)
     published = data.published_figure(name, profile, threads, precision)
     if published is not None:
-        return published.latency_ms, f"published: {published.describe_source()}"
+        return published.latency_ms, f"published: {published.describe_source()}{_same_network(published, name)}"
     try:  # the phone runs refit the condition too: they make the estimates of the others better
         fitted = fit_condition(profile, threads, precision, measured=measured)
     except UsageError:
         return None, "no data"
     features = find_zoo_features(name)
     return round(fitted.model.predict(features), 3), ESTIMATED
+
+
+def _same_network(row: data.LatencyRow, name: str) -> str:
+    """' (as MobileNetV2)' when the figure is of another weight set of the same network."""
+    base = seed.split_int8(name)[0]
+    return "" if row.model == base else f" (as {row.model})"
 
 
 def _top1(name: str) -> tuple[Optional[float], str]:
