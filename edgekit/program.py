@@ -31,8 +31,14 @@ class Layer:
         return self.weight.split(".", 1)[0]
 
     def matches(self, pattern: str) -> bool:
-        names = (self.name, self.weight, *self.outputs, *(o.split(".", 1)[0] for o in self.outputs))
-        return any(fnmatch.fnmatchcase(n, pattern) for n in names)
+        """``conv2d_1`` means that layer (or its weight ``conv2d_1.w_0``), never ``conv2d_10``; a
+        pattern with ``*``, ``?`` or ``[`` globs over the same names. Output tensor names are not
+        matched: Paddle numbers them apart from the weights (the conv with weight ``conv2d_3.w_0``
+        may write ``conv2d_2.tmp_0``), so they would catch other layers."""
+        names = (self.name, self.weight)
+        if any(c in pattern for c in "*?["):
+            return any(fnmatch.fnmatchcase(n, pattern) for n in names)
+        return pattern in names
 
 
 def _arguments(slots: Any, parameter: str) -> list[str]:
@@ -94,9 +100,8 @@ def feed_name(program: Any) -> str:
 def resolve_skip_patterns(layers: Sequence[Layer], patterns: Sequence[str]) -> dict[str, list[str]]:
     """pattern → weight names of the layers it keeps float; UsageError for a pattern matching none.
 
-    A pattern (fnmatch, case-sensitive) is tried on the layer name (``conv2d_62``, ``linear_0``:
-    the stem of the weight's name), the weight name (``conv2d_62.w_0``) and the name of the
-    layer's output tensor (``conv2d_47.tmp_0``).
+    A pattern is a layer name (``conv2d_62``, ``linear_0``: the stem of the weight's name) or a
+    weight name (``conv2d_62.w_0``), matched exactly, or an fnmatch glob over them (``conv2d_1*``).
     """
     resolved = {}
     for pattern in patterns:

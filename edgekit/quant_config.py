@@ -30,7 +30,7 @@ class QuantConfig:
     algo: str = "hist"
     hist_percent: float = 0.9999
     batch_size: int = 1
-    batch_nums: Optional[int] = 10
+    batch_nums: Optional[int] = None
     weight_quantize_type: str = "channel_wise_abs_max"
     activation_quantize_type: str = "range_abs_max"
     quantizable_op_type: tuple[str, ...] = ("conv2d", "depthwise_conv2d", "mul")

@@ -14,6 +14,8 @@ import numpy as np
 from edgekit import calibration
 from edgekit.artifacts import InferenceModel
 
+# Top-k reported beside top-1 for models with more than k classes.
+TOP_K = 5
 # Image paths listed in a report's held-out section (an evaluation set may hold thousands).
 LISTED_IMAGES = 100
 
@@ -41,6 +43,7 @@ class EvalPlan:
     folder: Path
     images: calibration.ImageSet
     fp32_run: Any  # fidelity.PaddlePredictor of the float model, reused for the evaluation
+    num_classes: int = 0
 
     @classmethod
     def load(cls, fp32: InferenceModel, eval_dir: Path) -> "EvalPlan":
@@ -49,7 +52,7 @@ class EvalPlan:
         fp32_run = fidelity.PaddlePredictor(fp32.model_file, fp32.params_file)
         num_classes = fp32.num_classes or int(fp32_run(np.zeros(fp32.described().feed_shape()[1:], np.float32)).size)
         folder = Path(eval_dir).expanduser().resolve()
-        return cls(fp32, folder, calibration.eval_set(folder, num_classes), fp32_run)
+        return cls(fp32, folder, calibration.eval_set(folder, num_classes), fp32_run, num_classes)
 
     def run(self, int8_model: InferenceModel, calibration_digests: set[str]) -> dict:
         """The ``eval`` section: top-1/top-5 of both models, their agreement and cosine."""
@@ -60,6 +63,9 @@ class EvalPlan:
                                     fidelity.PaddlePredictor(int8_model.model_file, int8_model.params_file),
                                     self.images, calibration.preprocess_for(self.fp32.described()))
         accuracy = measured.pop("accuracy")
+        if self.num_classes <= TOP_K:  # top-5 of a model with 5 classes or fewer is always 1.0
+            for figures in accuracy.values():
+                figures.pop(f"top{TOP_K}", None)
         labelled = measured.pop("labelled_images")
         note = (f"{overlap} evaluation image(s) are also calibration images" if overlap
                 else "no evaluation image is a calibration image")

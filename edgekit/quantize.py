@@ -25,7 +25,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from edgekit import calibration
-from edgekit.errors import UsageError
+from edgekit import image_roles
+from edgekit.errors import InvalidInputError, UsageError
 from edgekit.artifacts import InferenceModel, Pretrained, Source, load_inference_model, looks_like_path, tool_version
 from edgekit.legalize import is_quantized_program, read_program
 from edgekit.program import Layer, feed_name, quantized_weights, resolve_skip_patterns, weight_layers
@@ -37,6 +38,9 @@ from edgekit.workspace import Workspace, atomic_write_text, building, write_mani
 
 STAGE = "quantize"
 REPORT_FILE = "quant_report.json"
+# Calibration images used at most when batch_nums is not set (PaddleSlim's hist keeps a histogram per
+# activation; more images sharpen it little and cost time linearly).
+MAX_CALIBRATION_IMAGES = 256
 # Bump when the quantization recipe (not its settings) changes, so old artifacts are rebuilt.
 # 2: the stored report's fidelity is always on the held-out photographs; evaluations are not stored.
 # 3: calibration and fidelity follow the model's description; held-out images come from --calib-dir.
@@ -72,13 +76,15 @@ def quantize_model(source: Source, workspace: Workspace, config: Optional[QuantC
     fp32 = resolve_source(source, workspace, pretrained=pretrained)
     plan = _plan(fp32, config, calib_dir)
     evaluation = EvalPlan.load(fp32, eval_dir) if eval_dir is not None else None  # bad folders fail now
+    roles = image_roles.check_disjoint({"calibration": plan.calibration,
+                                        "eval": evaluation.images if evaluation else None}) if evaluation else None
     name = int8_name(fp32.name)
     found = None if force else workspace.find(STAGE, name, plan.settings)
     result = _reuse(found) if found is not None else _quantize(fp32, config, plan, workspace, name)
     if evaluation is None:
         return result
     calibration_digests = set(plan.inputs["calibration_images"].values())
-    report = {**result.report, "eval": evaluation.run(result.model, calibration_digests)}
+    report = {**result.report, "eval": evaluation.run(result.model, calibration_digests), "images": roles}
     return dataclasses.replace(result, report=report)
 
 
@@ -140,8 +146,12 @@ def _plan(fp32: InferenceModel, config: QuantConfig, calib_dir: Optional[Path]) 
     check_op_types(config.quantizable_op_type)
     program = read_program(fp32.model_file)
     layers = tuple(weight_layers(program))
+    if not any(config.is_full_quantize or layer.op_type in config.quantizable_op_type for layer in layers):
+        raise InvalidInputError(f"{fp32.name} has no layer to quantize: no {', '.join(config.quantizable_op_type)} "
+                                "operator with weights")
     skipped = resolve_skip_patterns(layers, config.skip_patterns)
-    count = None if config.batch_nums is None else config.batch_size * config.batch_nums
+    # batch_nums None: every image the user gave, up to the stated cap
+    count = MAX_CALIBRATION_IMAGES if config.batch_nums is None else config.batch_size * config.batch_nums
     images = calibration.calibration_set(calib_dir, count)
     digests = calibration.file_digests([v.path for v in images.views])
     identity = fp32.identity()
@@ -225,6 +235,7 @@ def _layer_report(layers: Sequence[Layer], int8_model: InferenceModel, config: Q
         else:
             reason = "left float by PaddleSlim"
         kept_float.append({"layer": layer.name, "weight": layer.weight, "op_type": layer.op_type, "reason": reason})
+    resolved = {pattern: [w.split(".", 1)[0] for w in names] for pattern, names in skipped.items()}
     return {"total": len(layers), "int8": sum(int8_types.values()), "int8_by_type": int8_types,
-            "float": len(kept_float), "kept_float": kept_float}
+            "float": len(kept_float), "kept_float": kept_float, "skip_resolved": resolved}
 

@@ -31,18 +31,20 @@ def test_default_preset_is_the_seed_recipe_and_full_adds_the_fc():
     assert {"conv2d", "depthwise_conv2d"} <= set(seed.quantizable_op_type)
     assert "matmul_v2" not in seed.quantizable_op_type
     assert {"conv2d", "depthwise_conv2d", "matmul_v2", "mul"} <= set(full.quantizable_op_type)
-    assert (seed.algo, seed.batch_size, seed.batch_nums) == ("hist", 1, 10)
+    # every calibration image given is used (up to quantize.MAX_CALIBRATION_IMAGES), not 10 of them
+    assert (seed.algo, seed.batch_size, seed.batch_nums) == ("hist", 1, None)
     assert all(names[n].get("description") for n in names)
 
 
 def test_overrides_replace_preset_values_and_are_reported():
-    config = QuantConfig.from_preset("paddleclas", algo="kl", batch_nums=0, hist_percent=None,
+    config = QuantConfig.from_preset("paddleclas", algo="kl", batch_nums=16, hist_percent=None,
                                      quantizable_op_type="conv2d,matmul_v2", skip_patterns=("linear_*",))
     assert config.algo == "KL"  # PaddleSlim's spelling
-    assert config.batch_nums is None  # 0 = every image
+    assert config.batch_nums == 16
+    assert QuantConfig.from_preset("paddleclas", batch_nums=0).batch_nums is None  # 0 = every image
     assert config.hist_percent == 0.9999  # None keeps the preset's value
     assert config.quantizable_op_type == ("conv2d", "matmul_v2")
-    assert preset_overrides(config) == {"algo": "KL", "batch_nums": None,
+    assert preset_overrides(config) == {"algo": "KL", "batch_nums": 16,
                                         "quantizable_op_type": ["conv2d", "matmul_v2"],
                                         "skip_patterns": ["linear_*"]}
     assert preset_overrides(QuantConfig.from_preset("full")) == {}
@@ -90,12 +92,18 @@ LAYERS = [
 ]
 
 
-def test_skip_patterns_match_layer_weight_and_output_names():
-    resolved = resolve_skip_patterns(LAYERS, ["linear_0", "conv2d_1?.w_0", "depthwise_conv2d_*"])
+def test_skip_patterns_match_layer_and_weight_names_exactly_globs_still_glob():
+    resolved = resolve_skip_patterns(LAYERS, ["linear_0", "conv2d_1?.w_0", "conv2d_1*"])
     assert resolved == {"linear_0": ["linear_0.w_0"], "conv2d_1?.w_0": ["conv2d_12.w_0"],
-                        "depthwise_conv2d_*": ["conv2d_1.w_0"]}
-    # "conv2d_1" is a layer name: it must not also catch conv2d_12 (fnmatch, not prefix)
+                        "conv2d_1*": ["conv2d_1.w_0", "conv2d_12.w_0"]}
+    # "conv2d_1" is a layer name: not conv2d_12 (no prefix match)...
     assert resolve_skip_patterns(LAYERS, ["conv2d_1"]) == {"conv2d_1": ["conv2d_1.w_0"]}
+    # ...and not the layer whose OUTPUT tensor Paddle happened to number conv2d_9 (weight conv2d_12)
+    assert resolve_skip_patterns(LAYERS, ["conv2d_12"]) == {"conv2d_12": ["conv2d_12.w_0"]}
+    with pytest.raises(UsageError, match="matches no layer"):
+        resolve_skip_patterns(LAYERS, ["conv2d_9"])  # only an output tensor name
+    with pytest.raises(UsageError, match="matches no layer"):
+        resolve_skip_patterns(LAYERS, ["depthwise_conv2d_*"])  # output names are not matched
 
 
 def test_skip_pattern_matching_nothing_is_a_usage_error():

@@ -31,6 +31,18 @@ from edgekit.cli._common import PRETRAINED_HELP, description_options, pretrained
 @click.option("--skip", "skip_patterns", multiple=True, metavar="PATTERN",
               help="Keep layers float: fnmatch on layer name (conv2d_62, linear_0), weight or output name. "
                    "Repeatable.")
+@click.option("--analyze", is_flag=True,
+              help="Rank the layers by how much quantizing each alone hurts (on --tune-dir, else the calibration "
+                   "images): a table, or JSON with --json.")
+@click.option("--plot", type=click.Path(dir_okay=False), metavar="FILE.png", help="With --analyze: a bar chart PNG.")
+@click.option("--tune-dir", type=click.Path(), metavar="DIR",
+              help="Images the choices are made on (tuning, --analyze); never calibration or eval images.")
+@click.option("--max-drop", type=float, metavar="PTS",
+              help="Accuracy target: keep the most sensitive layers float until int8 top-1 on the labelled "
+                   "--tune-dir is within PTS points of fp32.")
+@click.option("--min-agreement", type=float, metavar="PCT",
+              help="Accuracy target without labels: int8 top-1 equals fp32's on at least PCT%% of --tune-dir.")
+@click.option("--max-float-layers", type=int, metavar="N", help="Keep at most N layers float for the target.")
 @click.option("--force", is_flag=True, help="Quantize again even when the workspace has this artifact.")
 @description_options
 @workspace_option
@@ -38,14 +50,21 @@ from edgekit.cli._common import PRETRAINED_HELP, description_options, pretrained
 def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib_dir: Optional[str],
              eval_dir: Optional[str], algo: Optional[str], hist_percent: Optional[float], batch_size: Optional[int],
              batch_nums: Optional[int], weight_quantize_type: Optional[str], quantizable_op_type: Optional[str],
-             onnx_format: Optional[bool], skip_patterns: tuple[str, ...], force: bool, workspace: Optional[str],
-             as_json: bool, overrides: object) -> None:
+             onnx_format: Optional[bool], skip_patterns: tuple[str, ...], analyze: bool, plot: Optional[str],
+             tune_dir: Optional[str], max_drop: Optional[float], min_agreement: Optional[float],
+             max_float_layers: Optional[int], force: bool, workspace: Optional[str], as_json: bool,
+             overrides: object) -> None:
     """Post-training int8 quantization (PaddleSlim quant_post_static) of a zoo MODEL or an
-    inference-model folder, into MODEL_int8, with a fidelity report (Paddle Inference)."""
+    inference-model folder, into MODEL_int8, with a fidelity report (Paddle Inference).
+
+    With an accuracy target (--max-drop or --min-agreement, and --tune-dir) the most sensitive layers
+    stay float until the target is met on the tune images; exit code 6 when it cannot be met (the
+    report still names the best model found)."""
     from pathlib import Path
 
     from edgekit.quant_config import DEFAULT_PRESET, QuantConfig
-    from edgekit.quant_report import format_report
+    from edgekit.errors import UsageError
+    from edgekit.quant_report import format_analysis, format_report
     from edgekit.quantize import quantize_model
     from edgekit.resolve import resolve_float_model
 
@@ -55,6 +74,38 @@ def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib
         onnx_format=onnx_format, skip_patterns=skip_patterns or None)
     opened = open_workspace(workspace)
     fp32 = resolve_float_model(model, opened, pretrained=pretrained_arg(pretrained), overrides=overrides)
-    result = quantize_model(fp32, opened, config, calib_dir=Path(calib_dir) if calib_dir else None,
-                            eval_dir=Path(eval_dir) if eval_dir else None, force=force)
+    path = lambda p: Path(p) if p else None  # noqa: E731
+    targeted = max_drop is not None or min_agreement is not None or max_float_layers is not None
+    if plot and not analyze:
+        raise UsageError("--plot needs --analyze")
+    if analyze and targeted:
+        raise UsageError("--analyze ranks layers; give the accuracy target in a run of its own")
+    if analyze and eval_dir:
+        raise UsageError("--analyze takes no --eval-dir")
+    if analyze or targeted or tune_dir:
+        from edgekit import tuning
+
+        if analyze:
+            base, sensitivity = tuning.analyze_model(fp32, opened, config,
+                                                     calib_dir=path(calib_dir), tune_dir=path(tune_dir))
+            data = {"model": fp32.name, "int8_model": base.model.name, "artifact": str(base.model.directory),
+                    "analysis": sensitivity.to_dict()}
+            if plot:
+                from edgekit.sensitivity import plot as plot_chart
+
+                data["plot"] = str(plot_chart(sensitivity, Path(plot)))
+            emit(data, as_json, lambda _: format_analysis(sensitivity, data.get("plot")))
+            return
+        if tune_dir is None:
+            raise UsageError("an accuracy target needs --tune-dir DIR (images used for the choices)")
+        target = tuning.Target(max_drop=max_drop, min_agreement=min_agreement, max_float_layers=max_float_layers)
+        tuned = tuning.tune_model(fp32, opened, config, target, calib_dir=path(calib_dir),
+                                  tune_dir=path(tune_dir), eval_dir=path(eval_dir), force=force)
+        emit(tuned.result.to_dict(), as_json, lambda _: format_report(tuned.result))
+        if not tuned.target_met:
+            click.echo(f"edgekit: accuracy target not met ({tuned.result.report['tuning']['target_text']}); "
+                       f"best model found: {tuned.result.model.directory}", err=True)
+            click.get_current_context().exit(tuning.TARGET_NOT_MET_EXIT)
+        return
+    result = quantize_model(fp32, opened, config, calib_dir=path(calib_dir), eval_dir=path(eval_dir), force=force)
     emit(result.to_dict(), as_json, lambda _: format_report(result))
