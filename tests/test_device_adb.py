@@ -163,6 +163,28 @@ def test_two_adb_servers(virtual_device, second_adb_server_with_device) -> None:
         assert device.shell("getprop ro.serialno").stdout.strip() == device.info.serialno
 
 
+def test_devices_command_connects_only_when_asked(second_adb_server, run_cli, tmp_path: Path) -> None:
+    from edgekit.device.emulator import VirtualDevice
+
+    with VirtualDevice("sd710", sandbox=tmp_path / "lab") as lab_phone:
+        devices_file = tmp_path / "devices.yaml"
+        devices_file.write_text(f"adb_servers:\n  - address: {second_adb_server}\n"
+                                f"    connect: [{lab_phone.address}]\n")
+        try:
+            listed = run_cli("devices", "--devices-file", str(devices_file), timeout=120)
+            assert listed.returncode == 0, listed.stderr
+            assert f"not connected (the devices file lists them; --connect connects): {lab_phone.address}" \
+                in listed.stdout
+            assert lab_phone.address not in adb_devices(second_adb_server)
+            connected = run_cli("devices", "--devices-file", str(devices_file), "--connect", "--json", timeout=120)
+            assert connected.returncode == 0, connected.stderr
+            row = next(r for r in connected.json() if r["serial"] == lab_phone.address)
+            assert (row["state"], row["profile"], row["kind"]) == ("device", "sd710", "virtual")
+        finally:
+            subprocess.run(["adb", "-P", second_adb_server.rsplit(":", 1)[1], "disconnect", lab_phone.address],
+                           capture_output=True, timeout=30)
+
+
 def test_devices_file_with_servers_and_connect(second_adb_server, make_virtual_device, tmp_path: Path) -> None:
     from edgekit.device.emulator import VirtualDevice
 
