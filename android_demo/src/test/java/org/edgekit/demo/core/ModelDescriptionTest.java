@@ -61,7 +61,7 @@ public class ModelDescriptionTest {
 
     @Test
     public void whatTheAppCannotFeedIsRefusedWithItsName() {
-        refused(ZOO.replace("\"bilinear\"", "\"lanczos\""), "lanczos");
+        refused(ZOO.replace("\"bilinear\"", "\"bicubic\""), "bicubic");
         refused(ZOO.replace("\"RGB\"", "\"GBR\""), "GBR");
         refused(ZOO.replace("[1, 3, 224, 224]", "[1, 1, 224, 224]"), "[1, 1, 224, 224]");
         refused(ZOO.replace("[1, 3, 224, 224]", "[1, 3, 224, 200]"), "224x224", "[1, 3, 224, 200]");
