@@ -94,6 +94,8 @@ def test_too_little_data_is_said_not_guessed():
         estimate_latency("MobileNetV2", "sd625", threads=2)
     with pytest.raises(UsageError, match="unknown device profile"):
         estimate_latency("MobileNetV2", "sd999")
+    with pytest.raises(UsageError, match="nothing to hold out"):
+        estimate_latency("MobileNetV2", "sd855", holdout="NoSuchNet")
 
 
 def test_phone_runs_refit_and_report_the_change(workspace: Path):
@@ -135,3 +137,32 @@ def test_cli_estimate_errors_are_one_line(run_cli):
     assert result.returncode == 2 and "too little data" in result.stderr and "Traceback" not in result.stderr
     result = run_cli("estimate", "NoSuchNet", "--device", "sd855")
     assert result.returncode == 2 and "unknown model" in result.stderr
+
+
+def test_every_zoo_model_and_int8_variant_is_estimated_or_refused_with_the_data_there_is():
+    from edgekit.estimate.estimator import known_profiles
+
+    names = [n for n in reference.reference_names() if not reference.split_int8(n)[1]]
+    names += [reference.int8_name(n) for n in names]
+    estimated = set()
+    for profile in known_profiles():
+        for name in names:
+            try:
+                result = estimate_latency(name, profile)
+            except UsageError as e:
+                assert "too little data" in str(e) and f"Data for {profile}:" in str(e)
+                continue
+            lo, hi = result.interval_ms
+            assert 0 < lo < result.latency_ms < hi
+            estimated.add(profile)
+    assert {"sd855", "sd865", "sd845", "sd625", "sd835", "kirin980", "kirin990", "rk3399"} <= estimated
+    assert estimate_latency("MobileNetV2", "sd710", threads=4).fitted_on["architectures"] == 12
+
+
+def test_cli_holdout_json_against_the_seed(run_cli):
+    result = run_cli("estimate", "ShuffleNetV2_x0_5", "--device", "sd855", "--holdout", "ShuffleNetV2_x0_5", "--json",
+                     check=True)
+    doc = json.loads(result.stdout)
+    assert doc["fitted_on"]["held_out"] == "ShuffleNetV2_x0_5"
+    assert doc["published"]["latency_ms"] == reference.get_reference("ShuffleNetV2_x0_5").sd855_ms
+    assert abs(doc["latency_ms"] / doc["published"]["latency_ms"] - 1) <= 0.10

@@ -203,6 +203,8 @@ def estimate_latency(model: ModelArg, profile: str, *, threads: int = 1, workspa
     precision = features.precision
     holdout_arch = data.architecture(holdout) if holdout else None
     measured = phone_rows(workspace) if (refit and workspace is not None) else ()
+    if holdout_arch is not None:
+        _check_holdout(holdout, holdout_arch, (profile, threads, precision), measured)
     fitted = fit_condition(profile, threads, precision, holdout=holdout_arch, measured=measured)
     latency = fitted.model.predict(features)
     half = fitted.cv.interval
@@ -216,6 +218,16 @@ def estimate_latency(model: ModelArg, profile: str, *, threads: int = 1, workspa
         cross_validation=fitted.cv.to_dict(), fitted_on=fitted.fitted_on(),
         published=_row_summary(published), measured=_row_summary(own[0]) if own else None,
         refit=_refit_change(profile, threads, precision, holdout_arch, measured) if refit else None)
+
+
+def _check_holdout(holdout: str, arch: str, condition: tuple[str, int, str],
+                   measured: tuple[data.LatencyRow, ...]) -> None:
+    """--holdout must name an architecture some fitted row has (here or in the reference)."""
+    fitted = {a for c in (condition, fit.REFERENCE_CONDITION)
+              for a in data.build_dataset(*c, measured=measured).architectures}
+    if arch not in fitted:
+        raise UsageError(f"--holdout {holdout}: no figure of {arch} is fitted for {condition[0]}, so there is "
+                         "nothing to hold out")
 
 
 def _row_summary(row: Optional[data.LatencyRow]) -> Optional[dict]:
