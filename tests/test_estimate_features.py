@@ -47,6 +47,34 @@ def test_shipped_table_is_current(workspace):
 
 
 @pytest.mark.slow
+def test_a_folder_with_a_free_batch_dimension_estimates_as_its_zoo_name(workspace, tmp_path):
+    """An inference-model folder (as PaddleClas exports them: batch -1) is read from its program."""
+    import shutil
+
+    from edgekit.estimate import estimate_latency
+    from edgekit.export import export_model
+    from edgekit.legalize import read_program
+
+    exported = export_model("ShuffleNetV2_x0_25", Workspace.open(workspace))
+    folder = tmp_path / "my_model"
+    folder.mkdir()
+    program = read_program(exported.model_file)
+    freed = 0
+    for var in program.blocks[0].vars:
+        dims = var.type.lod_tensor.tensor.dims
+        if var.type.HasField("lod_tensor") and not var.persistable and len(dims) and dims[0] == 1:
+            dims[0] = -1
+            freed += 1
+    assert freed > 50
+    (folder / "inference.pdmodel").write_bytes(program.SerializeToString())
+    shutil.copy(exported.params_file, folder / "inference.pdiparams")
+    by_folder = estimate_latency(folder, "sd855", workspace=Workspace.open(workspace))
+    by_name = estimate_latency("ShuffleNetV2_x0_25", "sd855")
+    assert by_folder.precision == "fp32"
+    assert by_folder.latency_ms == pytest.approx(by_name.latency_ms)
+
+
+@pytest.mark.slow
 def test_a_quantized_program_reads_as_the_shipped_int8_row(workspace):
     """Precision from the program itself: PaddleSlim's int8 output (quantize/dequantize pairs around
     every activation, dequantized weights) gives the same int8 work as the preset-derived row."""
