@@ -435,11 +435,19 @@ def check_inputs(description: ModelDescription, shape: Sequence[int]) -> tuple[l
 def check_against_onnxruntime(onnx_path: Path, model_file: Path, params_file: Path,
                               description: ModelDescription, shape: Sequence[int]) -> OnnxCheck:
     """Run the ONNX model (onnxruntime) and the converted one (Paddle Inference) on check_inputs."""
-    from edgekit._paddle import run_paddle_inference
+    from edgekit._paddle import error_gist, run_paddle_inference
 
     names, batch = check_inputs(description, shape)
-    expected = run_onnxruntime(onnx_path, batch)
-    got = run_paddle_inference(model_file, params_file, batch).reshape(expected.shape)
+    try:
+        expected = run_onnxruntime(onnx_path, batch)
+    except Exception as e:  # onnxruntime's own exception classes (Fail, InvalidGraph, ...)
+        raise OnnxConversionError(f"onnxruntime cannot run {onnx_path}, so its conversion cannot be checked: "
+                                  f"{_first_line(e)}") from None
+    try:
+        got = run_paddle_inference(model_file, params_file, batch).reshape(expected.shape)
+    except Exception as e:  # paddle's enforce errors, or outputs of another size than onnxruntime's
+        raise OnnxConversionError(f"Paddle Inference cannot run the conversion of {onnx_path}: "
+                                  f"{error_gist(e)}") from None
     rel = [float(np.abs(g - e).max() / max(float(np.abs(e).max()), 1e-12)) for g, e in zip(got, expected)]
     expected_top1, got_top1 = [int(np.argmax(e)) for e in expected], [int(np.argmax(g)) for g in got]
     for i, (e, g) in enumerate(zip(expected_top1, got_top1)):

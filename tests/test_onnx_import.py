@@ -326,3 +326,22 @@ def test_bench_runs_the_text_line_classifier_at_its_own_input_shape(run_cli, wor
     assert len(records) == 1 and records[0]["status"] == "ok", json.dumps(records)[:2000]
     assert records[0]["settings"]["input_shape"] == "1,3,48,192"
     assert records[0]["latency"]["avg_ms"] > 0
+
+
+@pytest.mark.slow
+def test_app_build_takes_an_onnx_model_with_its_description_and_labels(run_cli, workspace, tmp_path, textline_onnx):
+    if any(shutil.which(tool) is None for tool in ("aapt", "javac", "zipalign", "apksigner")):
+        pytest.skip("Android build tools missing (scripts/bootstrap.sh --test installs requirements/apt-test.txt)")
+    import zipfile
+
+    model = model_folder(tmp_path / "model", textline_onnx, "ppocr_mobile_v2_cls.yaml",
+                         "ppocr_mobile_v2_cls_labels.txt")
+    result = run_cli("app", "build", "--model", str(model), "--json")
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(result.json()["apk"]) as archive:
+        description = json.loads(archive.read("assets/description.json"))
+        labels = archive.read("assets/labels.txt").decode()
+    assert description["input_shape"] == [1, 3, 48, 192] and description["labels"] == ["0", "180"]
+    assert description["preprocess"]["channel_order"] == "BGR"
+    assert description["preprocess"]["resize_size"] == [192, 48] and description["preprocess"]["crop"] is None
+    assert labels.split() == ["0", "0", "1", "180"]
