@@ -345,21 +345,21 @@ def test_one_bad_device_is_reported_beside_the_good_ones(adb_server, virtual_dev
     dead_server = f"127.0.0.1:{free_port()}"
     try:
         started = time.monotonic()
-        scan = scan_devices([adb_server, dead_server], timeout_s=1.5)
-        assert time.monotonic() - started < 8
+        scan = scan_devices([adb_server, dead_server], timeout_s=3.0)
+        assert time.monotonic() - started < 12  # one timeout, not one per device
         assert virtual_device.serial in {d.info.serialno for d in scan.devices}
         problems = {p.serial or p.adb_server: p for p in scan.problems}
         assert problems[hung.address].state == "no answer"
         assert problems[dead_server].state == "unreachable" and "not reachable" in problems[dead_server].error
         # the selection still finds the good device; the command lists both
-        assert select_device(serial=virtual_device.serial, adb_servers=[adb_server], timeout_s=1.5)
-        result = run_cli("devices", "--json", "--timeout", "1.5", "--adb-server", adb_server,
+        assert select_device(serial=virtual_device.serial, adb_servers=[adb_server], timeout_s=3.0)
+        result = run_cli("devices", "--json", "--timeout", "3", "--adb-server", adb_server,
                          "--adb-server", dead_server, timeout=120)
         assert result.returncode == 0, result.stderr
         rows = {row["serial"] or row["adb_server"]: row for row in result.json()}
         assert rows[virtual_device.address]["state"] == "device" and rows[virtual_device.address]["kind"] == "virtual"
         assert rows[hung.address]["state"] == "no answer" and rows[dead_server]["state"] == "unreachable"
-        text = run_cli("devices", "--timeout", "1.5", "--adb-server", adb_server, "--adb-server", dead_server,
+        text = run_cli("devices", "--timeout", "3", "--adb-server", adb_server, "--adb-server", dead_server,
                        timeout=120)
         assert virtual_device.address in text.stdout and f"not usable: {hung.address} (no answer)" in text.stdout
     finally:
