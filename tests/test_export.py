@@ -44,6 +44,21 @@ def test_export_writes_paddleclas_files_then_reuses(run_cli, workspace: Path):
     other_size = run_cli("export", SMALL, "--input-size", "256", "--json", check=True).json()
     assert other_size["input_shape"] == [1, 3, 256, 256] and other_size["directory"] != str(folder)
     assert _no_partial_folders(workspace)
+    # The zoo's description is stored: ImageNet evaluation at the input size, the 1000 labels.
+    assert manifest["description"]["preprocess"]["resize_short"] == 256 and len(manifest["description"]["labels"]) == 1000
+
+
+@pytest.mark.slow
+def test_export_non_square_input(run_cli, workspace: Path):
+    wide = run_cli("export", SMALL, "--input-size", "48x192", "--json", check=True).json()
+    assert wide["input_shape"] == [1, 3, 48, 192]
+    manifest = json.loads((Path(wide["directory"]) / MANIFEST).read_text())
+    assert manifest["settings"]["input_size"] == [48, 192]
+    described = manifest["description"]
+    assert described["input_shape"] == [1, 3, 48, 192] and described["preprocess"]["resize_size"] == [192, 48]
+    assert described["preprocess"]["crop"] is None  # a non-square zoo input is resized to its size
+    refused = run_cli("export", SMALL, "--input-size", "48x100")
+    assert refused.returncode == 2 and "--input-size 48x100" in refused.stderr and "multiple of 16" in refused.stderr
 
 
 @pytest.mark.slow
