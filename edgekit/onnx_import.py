@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
 
-from edgekit.description import DescriptionOverrides, ModelDescription, default_description, find_config, \
-    read_config, shape_text
+from edgekit.description import DescriptionOverrides, ModelDescription, check_labels, default_description, \
+    find_config, read_config, shape_text
 from edgekit.errors import InvalidInputError, OnnxConversionError
 from edgekit.fuse import fuse_model_file
 from edgekit.workspace import Workspace, atomic_write_text, building, read_manifest, sha256_file, write_manifest
@@ -154,6 +154,14 @@ def onnx_input_shape(model: "onnx.ModelProto", path: Union[str, Path] = "the mod
     """The input's shape, -1 for each dynamic dimension."""
     dims = _graph_input(model, Path(path)).type.tensor_type.shape.dim
     return tuple(int(d.dim_value) if d.HasField("dim_value") and d.dim_value > 0 else -1 for d in dims)
+
+
+def onnx_output_classes(model: "onnx.ModelProto") -> Optional[int]:
+    """The class count of the first output when its shape is (N, classes) with a fixed last dim."""
+    dims = model.graph.output[0].type.tensor_type.shape.dim if model.graph.output else []
+    if len(dims) < 2 or not dims[-1].HasField("dim_value") or dims[-1].dim_value <= 0:
+        return None
+    return int(dims[-1].dim_value)
 
 
 def default_opset(model: "onnx.ModelProto") -> int:
@@ -370,6 +378,7 @@ def _description_and_shape(path: Path, model: Any, overrides: Optional[Descripti
                            ) -> tuple[ModelDescription, tuple[int, int, int, int]]:
     """The description, with its input shape set to the fixed shape the converted model gets."""
     described = describe_onnx(path, overrides, model=model)
+    check_labels(described, onnx_output_classes(model), str(path))  # before any conversion work
     shape = fixed_input_shape(onnx_input_shape(model, path), described, path)
     return dataclasses.replace(described, input_shape=shape), shape
 

