@@ -24,7 +24,7 @@ from edgekit.device import _adb_protocol as proto
 from edgekit.device.adb import DEFAULT_TIMEOUT_S, Device
 from edgekit.device.profiles import load_profile
 from edgekit.device.servers import ServerSpec, connect_device, ensure_server, server_specs
-from edgekit.errors import DeviceError, DeviceLostError, DeviceNotFoundError
+from edgekit.errors import DeviceError, DeviceLostError, DeviceNotFoundError, DeviceTimeoutError
 
 __all__ = ["DeviceProblem", "DeviceScan", "scan_devices", "list_devices", "select_devices", "select_device"]
 
@@ -88,9 +88,10 @@ def _check(device: Device) -> Optional[DeviceProblem]:
         device.info
     except DeviceLostError:
         return DeviceProblem(device.adb_server, device.serial, "gone", "")
+    except DeviceTimeoutError as e:
+        return DeviceProblem(device.adb_server, device.serial, "no answer", str(e))
     except DeviceError as e:
-        state = "no answer" if "no answer" in str(e) or "ran past" in str(e) else "error"
-        return DeviceProblem(device.adb_server, device.serial, state, str(e))
+        return DeviceProblem(device.adb_server, device.serial, "error", str(e))
     return None
 
 
