@@ -1,6 +1,7 @@
-"""edgekit's device layer (the facade over adbutils) against virtual devices behind real adb
-servers: shell, timeouts, a device that disappears, discovery over several servers, selection,
-and the `edgekit devices` command."""
+"""edgekit's device layer (Device over its own adb protocol client) against virtual devices behind real adb
+servers: shell, timeouts (every call on a hung device), a device that disappears, a server that
+dies (nothing restarted), discovery over several servers with bad ones beside the good and no
+side effects, selection, device kinds, and the `edgekit devices` command."""
 
 from __future__ import annotations
 
