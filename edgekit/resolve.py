@@ -34,6 +34,7 @@ from edgekit.workspace import Workspace, read_manifest
 NB_FILE = "model.nb"  # what convert writes (edgekit.convert.NB_FILE)
 # A .nb says nothing of its input: without a manifest beside it, it is taken as a 224x224 model.
 BARE_NB_SHAPE = (1, 3, 224, 224)
+BARE_NB_SOURCE = f"{DEFAULT_SOURCE}; a .nb without manifest is taken as 1x3x224x224"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,8 +132,7 @@ def nb_description(nb_path: Path) -> ModelDescription:
     config = find_config(nb_path.parent)
     if config is not None:
         return read_config(config, BARE_NB_SHAPE)
-    return dataclasses.replace(default_description(BARE_NB_SHAPE),
-                               source=f"{DEFAULT_SOURCE}; a .nb without manifest is taken as 1x3x224x224")
+    return dataclasses.replace(default_description(BARE_NB_SHAPE), source=BARE_NB_SOURCE)
 
 
 def description_for(path: Path) -> Optional[ModelDescription]:

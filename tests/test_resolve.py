@@ -251,6 +251,29 @@ def test_huge_png_is_one_line_and_an_extreme_strip_stays_small(run_cli, user_mod
     assert max_rss_kib < 1_500_000  # far below the 3.9 GB the resize would take
 
 
+def test_bench_runs_at_the_descriptions_shape(run_cli, user_model, shared_workspace, adb_server, virtual_device,
+                                              tmp_path):
+    env = {"EDGEKIT_WORKSPACE": str(shared_workspace)}
+    record = run_cli("bench", str(user_model), "--device", "sd855", "--adb-server", adb_server, "--warmup", "1",
+                     "--repeats", "3", "--json", env=env, check=True).json()["results"][0]
+    assert record["status"] == "ok" and record["settings"]["input_shape"] == "1,3,48,96"
+
+    # A dynamic model is benchmarked at the size its description feeds; a bare .nb keeps the seed's.
+    from edgekit.bench.sources import described_input_shape
+    from edgekit.convert import convert_model
+    from edgekit.description import DescriptionOverrides
+    from edgekit.workspace import Workspace
+
+    dynamic = _save_model(tmp_path / "dynamic", [None, 3, None, None])
+    lite = convert_model(dynamic, Workspace.open(shared_workspace), target="x86",
+                         overrides=DescriptionOverrides(input_size=(64, 128)))
+    assert described_input_shape(lite.nb_path) == (1, 3, 64, 128)
+    bare = tmp_path / "bare" / "copied.nb"
+    bare.parent.mkdir()
+    bare.write_bytes(lite.nb_path.read_bytes())
+    assert described_input_shape(bare) is None
+
+
 def test_stages_import_one_way():
     """resolve → quantize → export → artifacts: no stage module imports a module above it."""
     stack = [["description", "preprocess"], ["artifacts"], ["export"],

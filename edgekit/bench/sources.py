@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from edgekit.bench.outcome import Failure
 from edgekit.errors import InvalidInputError, ToolError
-from edgekit.workspace import Workspace, read_manifest, sha256_file
+from edgekit.workspace import Workspace, sha256_file
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,23 +83,26 @@ def nb_for(source: str, workspace: Workspace, target: str) -> NbFile:
                 f"files; convert it with 'edgekit convert MODEL --target {target}', or name the model "
                 f"and bench converts it")
         return NbFile(name=info.name, path=path.resolve(), bytes=path.stat().st_size, sha256=sha256_file(path),
-                      target=info.target, precision=info.precision, input_shape=described_input_shape(path.parent))
+                      target=info.target, precision=info.precision, input_shape=described_input_shape(path))
     from edgekit.convert import convert_model
 
     lite = convert_model(source, workspace, target=target)
     return NbFile(name=lite.name, path=lite.nb_path, bytes=lite.bytes, sha256=lite.sha256, target=lite.target,
                   precision=precision_name(lite.name, lite.quantized),
-                  input_shape=described_input_shape(lite.nb_path.parent))
+                  input_shape=described_input_shape(lite.nb_path))
 
 
-def described_input_shape(folder: Path) -> Optional[tuple[int, ...]]:
-    """The input shape of the model's deployment description in the artifact's manifest (issue
-    10's ``description``), when the manifest carries one; None otherwise."""
-    manifest = read_manifest(folder)
-    if manifest is None:
+def described_input_shape(nb_path: Path) -> Optional[tuple[int, ...]]:
+    """The shape the model is fed as its deployment description says (edgekit.resolve.description_for:
+    the convert manifest's, or a deploy config beside a user's .nb): a dynamic height/width takes
+    the preprocessing's size; None when nothing says (then the seed's 1,3,224,224)."""
+    from edgekit.errors import UsageError
+    from edgekit.resolve import BARE_NB_SOURCE, description_for
+
+    description = description_for(nb_path)
+    if description is None or description.source == BARE_NB_SOURCE:
+        return None  # a .nb without manifest or config: its shape is a guess, not the model's own
+    try:
+        return description.feed_shape()
+    except UsageError:  # dynamic H/W and no size: keep the seed's
         return None
-    description = getattr(manifest, "description", None) or manifest.settings.get("description")
-    shape = description.get("input_shape") if isinstance(description, dict) else None
-    if not isinstance(shape, (list, tuple)) or not all(isinstance(d, int) for d in shape):
-        return None
-    return tuple(shape)
