@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from edgekit import reference as seed
-from edgekit.errors import UsageError
+from edgekit.errors import UnknownModelError, UsageError
 from edgekit.estimate import data, fit
 from edgekit.estimate.features import FP32, ModelFeatures, model_file_features
 from edgekit.estimate.zoo_features import find_zoo_features
@@ -36,6 +36,9 @@ def model_features(model: ModelArg, workspace=None) -> ModelFeatures:
         features = find_zoo_features(text)
         if features is not None:
             return dataclasses.replace(features, model=text)
+    if not isinstance(model, Path) and not _names_a_file(text) and not _is_zoo_name(text):
+        names = seed.reference_names()  # fail before the resolver imports paddle to say the same
+        raise UnknownModelError(text, seed.closest_names(text, names + [seed.int8_name(n) for n in names]))
     if workspace is None:
         from edgekit.workspace import Workspace
 
@@ -51,6 +54,12 @@ def _resolver():
     except ImportError:
         from edgekit.export import resolve_inference_model
     return resolve_inference_model
+
+
+def _names_a_file(text: str) -> bool:
+    path = Path(text).expanduser()
+    return (path.exists() or "/" in text or os.sep in text or text.startswith((".", "~"))
+            or text.endswith((".pdmodel", ".pdiparams", ".nb", ".onnx")))
 
 
 def _is_zoo_name(name: str) -> bool:
