@@ -339,7 +339,7 @@ def plot_figure(rows: Sequence[ReportRow], axis: str):
         if panel == "phone":
             _plot_seed_lines(ax, axis, styles)
         _plot_measured(ax, points, axis, styles)
-        ax.set_xlim(left=0)
+        ax.set_xlim(0, ax.dataLim.x1 * 1.08)  # room right of the last point for its label
         ax.set_xlabel(unit)
         ax.set_ylabel("ImageNet Top-1 (PaddleClas)")
         ax.grid(True, alpha=0.3)

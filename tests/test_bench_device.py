@@ -552,3 +552,33 @@ def test_resume_counts_a_result_only_for_the_same_binary(run_cli, ready_workspac
     other = marked_binary(tmp_path, ready_workspace, "C")
     again = run_cli(*args, "--resume", "--benchmark-bin", str(other), check=True).json()
     assert again["skipped"] == [] and again["results"][0]["tool"]["sha256"] == sha256_file(other)
+
+
+def test_a_device_that_hangs_mid_run_ends_the_bench_within_its_time_limits(ready_workspace, adb_server,
+                                                                           virtual_device, tmp_path):
+    # Before, the push, stat and mkdir had no time limit: a stalled phone held a worker forever.
+    marker = tmp_path / "ran"
+    stalling = tmp_path / "stalling_benchmark_bin"  # says that it runs, then answers late: the device hangs
+    stalling.write_text(f"#!/bin/sh\ntouch '{marker}'\nsleep 2\necho 'never read'\n")
+    stalling.chmod(0o755)
+    env = dict(os.environ, EDGEKIT_WORKSPACE=str(ready_workspace))
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "edgekit", "bench", *SMALL_MODELS[:2], "--device", "sd855",
+                             "--adb-server", adb_server, *FAST, "--benchmark-bin", str(stalling), "--timeout", "4",
+                             "--device-timeout", "3"], env=env, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        virtual_device.pause()
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        virtual_device.resume()
+        if proc.poll() is None:
+            proc.kill()
+    assert time.monotonic() - started < 90
+    assert proc.returncode == 5, stderr
+    assert "Traceback" not in stderr and stderr.count("edgekit: error:") == 1
+    failed = results(ready_workspace)
+    assert failed and all(not r.ok for r in failed) and "DeviceTimeoutError" in failed[0].error

@@ -47,9 +47,7 @@ def run_worker(name: str, args: Sequence[str], *, timeout: float, env: Optional[
     """Run ``python -m edgekit._workers.<name> ARGS`` to completion (or ``timeout`` seconds)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    # The child must find this very edgekit, also when it runs from a checkout.
-    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # repo/
-    full_env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, full_env.get("PYTHONPATH")) if p)
+    # The child is this interpreter running the installed package (no PYTHONPATH of our own).
     # glog (Paddle Lite's logger) writes to stderr; keep its verbosity at the default.
     command = [sys.executable, "-m", f"edgekit._workers.{name}", *args]
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=full_env,

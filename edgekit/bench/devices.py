@@ -33,20 +33,15 @@ def pick_devices(names: Sequence[str], profile: Optional[str], serial: Optional[
 
     if profile is None and serial is None and not os.environ.get("ANDROID_SERIAL"):
         raise UsageError("choose the device: --device PROFILE (e.g. sd855) or --serial SERIAL")
-    devices = select_devices(profile=profile, serial=serial, adb_servers=adb_servers, devices_file=devices_file)
+    limit = {} if device_timeout_s is None else {"timeout_s": device_timeout_s}
+    # bench uses the devices: it connects the addresses a devices file lists (listing alone does not)
+    devices = select_devices(profile=profile, serial=serial, adb_servers=adb_servers, devices_file=devices_file,
+                             connect=devices_file is not None, **limit)
     if len(devices) > 1 and len(names) == 1:
         listed = ", ".join(f"{d.serial} ({d.info.model})" for d in devices)
         raise DeviceNotFoundError(f"{len(devices)} devices match ({listed}); pass --serial to choose one, "
                                   f"or name several models to spread them over the devices")
-    if device_timeout_s is not None:
-        for device in devices:
-            _set_call_timeout(device, device_timeout_s)
     return devices
-
-
-def _set_call_timeout(device: "Device", seconds: float) -> None:
-    """The device layer's limit for each call that names none (stat, push, mkdir, ...)."""
-    device.timeout_s = seconds
 
 
 def load_device_profile(name: Optional[str]) -> Optional["DeviceProfile"]:

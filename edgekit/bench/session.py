@@ -176,9 +176,11 @@ class Session:
             timings["nb_pushed"] = remote.push_model(nb)
             timings["push_s"] = time.perf_counter() - clock
             state.update(self._before(device))
+            rounds_started = time.perf_counter()
+            timings["before_s"] = rounds_started - clock - timings["push_s"]  # cool-down wait, thermal snapshot
             runs = [self._one_round(device, remote, nb, settings, target, job, outputs)
                     for _ in range(settings.rounds)]
-            timings["run_s"] = time.perf_counter() - clock - timings["push_s"]
+            timings["run_s"] = time.perf_counter() - rounds_started  # the binary's runs (shell calls)
             state["after"] = thermal.snapshot(device, self.options.device_timeout_s)
         except DeviceLostError:
             raise
