@@ -43,17 +43,10 @@ def model_features(model: ModelArg, workspace=None) -> ModelFeatures:
         from edgekit.workspace import Workspace
 
         workspace = Workspace.open(None)
-    inference = _resolver()(model, workspace)
+    from edgekit.resolve import resolve_inference_model
+
+    inference = resolve_inference_model(model, workspace)
     return model_file_features(inference.model_file, inference.name)
-
-
-def _resolver():
-    """edgekit's resolver of MODEL arguments (edgekit.resolve; edgekit.export before it moved)."""
-    try:
-        from edgekit.resolve import resolve_inference_model
-    except ImportError:
-        from edgekit.export import resolve_inference_model
-    return resolve_inference_model
 
 
 def _names_a_file(text: str) -> bool:
