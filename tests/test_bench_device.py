@@ -322,6 +322,18 @@ def test_cleanup_removes_the_work_folder(run_cli, ready_workspace, adb_server, v
     assert results(ready_workspace)[0].ok
 
 
+def test_cleanup_leaves_what_this_run_did_not_use(run_cli, ready_workspace, adb_server, virtual_device):
+    # it used to `rm -rf` the whole work folder, under other runs' jobs
+    foreign = sandbox_file(virtual_device, "/data/local/tmp/edgekit/models/another-run-0123456789ab.nb")
+    foreign.parent.mkdir(parents=True)
+    foreign.write_bytes(b"another run's model")
+    record = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
+                     "--cleanup", "--json", check=True).json()["results"][0]
+    assert foreign.read_bytes() == b"another run's model"
+    assert not sandbox_file(virtual_device, record["nb"]["remote_path"]).exists()
+    assert not sandbox_file(virtual_device, record["tool"]["remote_path"]).exists()
+
+
 # ------------------------------------------------------------------------- choosing devices
 
 
