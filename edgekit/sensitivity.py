@@ -51,6 +51,8 @@ INT8_LEVELS = 127
 MAX_ANALYSIS_IMAGES = 64
 # fp32 layer outputs held in memory at once (the layers are analysed in groups that fit).
 MAX_CACHED_BYTES = 256 << 20
+# Samples run at once by the derived programs.
+BATCH = 32
 
 
 # ---------------------------------------------------------------------------- program variants
@@ -87,7 +89,8 @@ class ProgramVariants:
         self.layers = self._quantized_layers(weight_layers(fp32_program))
         self._scope = None
         self._executor = None
-        self._cache: dict[tuple, Any] = {}
+        self._cache: dict[int, Any] = {}
+        self._batched = True
 
     @staticmethod
     def _fetch_target(desc: Any) -> str:
@@ -150,6 +153,9 @@ class ProgramVariants:
             raise UsageError(f"layer {only_activation_of} is not quantized in {self.int8.name}")
         self._add_float_weights(block, float_weights)
         _prune(block, keep={self.output})
+        for var in block.vars:
+            if var.name == self.feed and var.type.lod_tensor.tensor.dims:
+                var.type.lod_tensor.tensor.dims[0] = -1  # any batch (see run_batch)
         return desc
 
     @staticmethod
@@ -184,7 +190,15 @@ class ProgramVariants:
                 self._scope.var(quantized.layer.weight + FLOAT_SUFFIX).get_tensor().set(weight, paddle.CPUPlace())
 
     def run(self, desc: Any, sample: np.ndarray, fetch: Sequence[str] = ()) -> list[np.ndarray]:
-        """Outputs of a variant for one CHW sample: the model's output, then ``fetch`` variables."""
+        """Outputs (batch of 1) of a variant for one CHW sample: the model's output, then ``fetch``."""
+        return self.run_batch(desc, sample[None], fetch)
+
+    def run_batch(self, desc: Any, samples: np.ndarray, fetch: Sequence[str] = ()) -> list[np.ndarray]:
+        """Outputs of a variant for samples (N, C, H, W), N first: the model's output, then ``fetch``.
+
+        The variants declare a free batch size, and BATCH samples run at once (about 4x faster
+        than one by one); a program that cannot (a reshape to a fixed batch of 1, say) is run
+        one sample at a time from then on."""
         paddle = import_paddle()
         self._ensure_scope()
         key = id(desc)
@@ -192,12 +206,27 @@ class ProgramVariants:
             with static_mode():
                 self._cache[key] = (desc, paddle.static.Program.parse_from_string(desc.SerializeToString()))
         program = self._cache[key][1]
+        step = BATCH if self._batched else 1
+        chunks = []
+        for start in range(0, len(samples), step):
+            chunk = np.ascontiguousarray(samples[start:start + step], dtype=np.float32)
+            outputs = self._execute(program, chunk, fetch)
+            if step > 1 and any(o.shape[:1] != (len(chunk),) for o in outputs):
+                outputs = None
+            if outputs is None:  # batched run failed or folded the batch: one sample at a time
+                self._batched = False
+                return self.run_batch(desc, samples, fetch)
+            chunks.append(outputs)
+        return [np.concatenate(parts) for parts in zip(*chunks)]
+
+    def _execute(self, program: Any, chunk: np.ndarray, fetch: Sequence[str]) -> Optional[list[np.ndarray]]:
         with static_mode():
             try:
-                outputs = self._executor.run(program, feed={self.feed: sample[None].astype(np.float32)},
-                                             fetch_list=[self.output, *fetch], scope=self._scope,
-                                             return_numpy=True, use_program_cache=True)
+                outputs = self._executor.run(program, feed={self.feed: chunk}, fetch_list=[self.output, *fetch],
+                                             scope=self._scope, return_numpy=True, use_program_cache=True)
             except Exception as e:  # paddle's enforce errors
+                if len(chunk) > 1:
+                    return None
                 raise ToolError(f"a derived program of {self.int8.name} failed to run: {error_gist(e)}") from None
         return [np.asarray(o) for o in outputs]
 
@@ -285,34 +314,31 @@ def analyze(fp32: InferenceModel, base: QuantizedModel, images: calibration.Imag
     weights = {q.layer.weight for q in variants.layers}
     reference = variants.variant(weights, all_activations_float=True)
     whole = variants.variant()
-    samples = [(view.label, sample) for view, sample in calibration.iter_tensors(images, preprocess)]
-    tallies = {q.layer.weight: _Tally() for q in variants.layers}
+    views = images.views
+    samples = calibration.tensors(images, preprocess)
+    labels = np.array([v.label if labelled else -1 for v in views])
     # Program by program over every image: paddle's Executor caches only 8 compiled programs.
-    ref_logits = [variants.run(reference, sample)[0] for _, sample in samples]
-    int8_logits = [variants.run(whole, sample)[0] for _, sample in samples]
+    ref_logits = variants.run_batch(reference, samples)[0].reshape(len(samples), -1)
+    int8_logits = variants.run_batch(whole, samples)[0].reshape(len(samples), -1)
     variants.forget(whole)
+    tallies = {}
     for group in _groups(variants.layers, samples, variants, reference):
         names = [q.layer.outputs[0] for q in group]
-        ref_outs = [variants.run(reference, sample, names)[1:] for _, sample in samples]
-        for position, quantized in enumerate(group):
+        ref_outs = variants.run_batch(reference, samples, names)[1:]
+        for ref_out, quantized in zip(ref_outs, group):
             single = variants.variant(weights - {quantized.layer.weight}, only_activation_of=quantized.layer.weight,
                                       all_activations_float=True)
-            tally = tallies[quantized.layer.weight]
-            for index, (label, sample) in enumerate(samples):
-                logits, out = variants.run(single, sample, [names[position]])
-                ref_out = ref_outs[index][position]
-                tally.squared_error += float(np.sum((out.astype(np.float64) - ref_out) ** 2))
-                tally.values += ref_out.size
-                tally.absmax = max(tally.absmax, float(np.max(np.abs(ref_out))))
-                tally.cosines.append(cosine(ref_logits[index], logits))
-                tally.agree += int(ref_logits[index].argmax() == logits.argmax())
-                if labelled:
-                    tally.hits += int(logits.argmax() == label)
+            logits, out = variants.run_batch(single, samples, [quantized.layer.outputs[0]])
             variants.forget(single)
-    labels = [label for label, _ in samples]
-    fp32_hits = sum(int(r.argmax() == label) for r, label in zip(ref_logits, labels)) if labelled else 0
-    int8_hits = sum(int(q.argmax() == label) for q, label in zip(int8_logits, labels)) if labelled else 0
-    int8_agree = sum(int(r.argmax() == q.argmax()) for r, q in zip(ref_logits, int8_logits))
+            logits = logits.reshape(len(samples), -1)
+            tallies[quantized.layer.weight] = _Tally(
+                squared_error=float(np.sum((out.astype(np.float64) - ref_out) ** 2)), values=ref_out.size,
+                absmax=float(np.max(np.abs(ref_out))), cosines=[cosine(r, q) for r, q in zip(ref_logits, logits)],
+                agree=int(np.sum(ref_logits.argmax(1) == logits.argmax(1))),
+                hits=int(np.sum(logits.argmax(1) == labels)))
+    fp32_hits = int(np.sum(ref_logits.argmax(1) == labels))
+    int8_hits = int(np.sum(int8_logits.argmax(1) == labels))
+    int8_agree = int(np.sum(ref_logits.argmax(1) == int8_logits.argmax(1)))
     int8_cosines = [cosine(r, q) for r, q in zip(ref_logits, int8_logits)]
     count = len(images)
     entries = []
@@ -342,11 +368,11 @@ def analyze(fp32: InferenceModel, base: QuantizedModel, images: calibration.Imag
                        entries, fp32_summary, int8_summary, time.perf_counter() - started)
 
 
-def _groups(layers: Sequence[QuantizedLayer], samples: list, variants: ProgramVariants,
+def _groups(layers: Sequence[QuantizedLayer], samples: np.ndarray, variants: ProgramVariants,
             reference: Any) -> list[list[QuantizedLayer]]:
     """Layers in groups whose fp32 outputs on every image fit MAX_CACHED_BYTES together."""
     sizes = [out.nbytes * len(samples)
-             for out in variants.run(reference, samples[0][1], [q.layer.outputs[0] for q in layers])[1:]]
+             for out in variants.run(reference, samples[0], [q.layer.outputs[0] for q in layers])[1:]]
     groups: list[list[QuantizedLayer]] = [[]]
     total = 0
     for quantized, size in zip(layers, sizes):

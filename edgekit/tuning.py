@@ -37,7 +37,7 @@ from edgekit.workspace import Workspace
 # Exit code of `edgekit quantize` when an accuracy target cannot be met (the report is still printed).
 TARGET_NOT_MET_EXIT = 6
 # Tune images used at most (each search step runs every one of them).
-MAX_TUNE_IMAGES = 500
+MAX_TUNE_IMAGES = 256
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,25 +115,25 @@ class _StepRunner:
 
     def __init__(self, fp32: InferenceModel, variants: ProgramVariants, images: calibration.ImageSet):
         self.variants = variants
-        preprocess = calibration.preprocess_for(fp32.described())
-        self.samples = [(view.label, sample) for view, sample in calibration.iter_tensors(images, preprocess)]
-        self.labelled = all(label is not None for label, _ in self.samples)
+        self.tensors = calibration.tensors(images, calibration.preprocess_for(fp32.described()))
+        self.labels = [view.label for view in images.views]
+        self.labelled = all(label is not None for label in self.labels)
         predictor = PaddlePredictor(fp32.model_file, fp32.params_file)
-        self.fp32_top1 = [int(predictor(sample).argmax()) for _, sample in self.samples]
-        hits = [label == top for (label, _), top in zip(self.samples, self.fp32_top1)]
+        self.fp32_top1 = [int(predictor(sample).argmax()) for sample in self.tensors]
+        hits = [label == top for label, top in zip(self.labels, self.fp32_top1)]
         self.fp32_accuracy = float(np.mean(hits)) if self.labelled else None
 
     def measure(self, float_weights: list[str]) -> dict:
         desc = self.variants.variant(float_weights)
-        tops = [int(self.variants.run(desc, s)[0].argmax()) for _, s in self.samples]
+        logits = self.variants.run_batch(desc, self.tensors)[0].reshape(len(self.tensors), -1)
         self.variants.forget(desc)
-        return self.figures(tops)
+        return self.figures([int(t) for t in logits.argmax(1)])
 
     def figures(self, tops: list[int]) -> dict:
         agreement = float(np.mean([a == b for a, b in zip(tops, self.fp32_top1)]))
         step = {"agreement_percent": 100 * agreement}
         if self.labelled:
-            top1 = float(np.mean([label == t for (label, _), t in zip(self.samples, tops)]))
+            top1 = float(np.mean([label == t for label, t in zip(self.labels, tops)]))
             step.update(top1=top1, drop_points=100 * (self.fp32_accuracy - top1))
         return step
 
@@ -253,4 +253,4 @@ def tune_model(fp32: InferenceModel, workspace: Workspace, config: QuantConfig, 
 
 def _verify(fp32: InferenceModel, int8: InferenceModel, runner: _StepRunner) -> dict:
     predictor = PaddlePredictor(int8.model_file, int8.params_file)
-    return runner.figures([int(predictor(sample).argmax()) for _, sample in runner.samples])
+    return runner.figures([int(predictor(sample).argmax()) for sample in runner.tensors])
