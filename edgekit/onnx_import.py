@@ -6,8 +6,9 @@ ImageNet preprocessing at its input size; flags override) and from it the input 
 (batch 1; a dynamic height/width needs a size from the description or ``--input-size``); adapt a
 copy of the graph to what X2Paddle 1.6 can convert (``adapt_graph``); run X2Paddle in a child
 process (``edgekit._workers.x2paddle``: it imports generated code and switches paddle's mode);
-fold the activations it spells out in several operators back into Paddle's ``hard_swish`` and
-``hard_sigmoid`` (``edgekit.fuse``: a phone runs them as one pass, as in PaddleClas's own export);
+fold the activations and scalar constants it spells out in several operators back into Paddle's
+``hard_swish``, ``hard_sigmoid`` and ``scale`` (``edgekit.fuse``: a phone runs each as one pass,
+as in PaddleClas's own export);
 then run the converted model with Paddle Inference and the original with onnxruntime on the same
 inputs — the shipped photographs preprocessed as the description says, plus one seeded random
 tensor — and keep the result only when they agree: the same top-1 on every input and outputs
@@ -42,7 +43,7 @@ STAGE = "import"
 CHECK_FILE = "onnx_check.json"
 X2PADDLE_LOG = "x2paddle.log"
 # Bumped whenever adapt_graph or edgekit.fuse changes what they write: part of the artifact key.
-ADAPTER_VERSION = 3
+ADAPTER_VERSION = 4
 # The check's tolerance: max |Paddle - onnxruntime| over an output, divided by max |onnxruntime|.
 # Measured on the two test models: 1e-7 .. 3e-6; a wrong conversion is off by O(1).
 CHECK_RTOL = 1e-3
