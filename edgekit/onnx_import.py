@@ -394,7 +394,9 @@ def _convert(adapted: Any, folder: Path, path: Path) -> None:
 
     from edgekit._workers.runner import run_worker
 
-    with tempfile.TemporaryDirectory(prefix="x2paddle.") as scratch:
+    # X2Paddle's scratch (generated code, a dygraph copy of the weights) beside the artifact, on the
+    # workspace's disk: the two files kept are renamed out of it, the rest goes with it.
+    with tempfile.TemporaryDirectory(prefix="x2paddle.", dir=folder) as scratch:
         adapted_file, save_dir, result_file = (Path(scratch) / "adapted.onnx", Path(scratch) / "out",
                                                Path(scratch) / "result.json")
         onnx.save(adapted, str(adapted_file))
