@@ -111,3 +111,55 @@ def resolve_skip_patterns(layers: Sequence[Layer], patterns: Sequence[str]) -> d
             raise UsageError(f"--skip {pattern!r} matches no layer with weights (layer names look like {examples})")
         resolved[pattern] = matched
     return resolved
+
+
+# ------------------------------------------------------------------ layers kept float, inputs too
+
+QDQ_OPS = frozenset({"quantize_linear", "dequantize_linear"})
+DEQUANTIZED = ".quantized.dequantized"  # PaddleSlim's name for a quantize/dequantize pair's output
+
+
+def float_inputs(program: Any, weights: Sequence[str]) -> list[str]:
+    """Make the layers whose weight is in ``weights`` read their activation input unquantized, in
+    a program PaddleSlim saved in its ONNX format; returns the inputs changed.
+
+    PaddleSlim's ``skip_tensor_list`` keeps a layer's weights float but not its input: with
+    ``onnx_format`` every output of an op it observes (batch_norm, hard_swish, elementwise_add,
+    ...) goes through a quantize/dequantize pair, which Paddle Inference then rounds for every
+    reader. Paddle Lite runs a float layer on the float tensor (the pair's scale only serves
+    int8 kernels), so a layer kept float reads its input directly here too, as on the phone;
+    other readers keep the pair. Pairs nobody reads any more are removed (their scale variables
+    stay declared, so the saved parameters still match the program).
+    """
+    wanted = set(weights)
+    changed = []
+    block = program.blocks[0]
+    for op in block.ops:
+        slot = WEIGHT_SLOTS.get(op.type)
+        weight_in = _arguments(op.inputs, slot) if slot else []
+        if not weight_in or weight_in[0].removesuffix(DEQUANTIZED) not in wanted:
+            continue
+        for inputs in op.inputs:
+            if inputs.parameter == slot:
+                continue
+            for i, name in enumerate(inputs.arguments):
+                if name.endswith(DEQUANTIZED):
+                    inputs.arguments[i] = name[: -len(DEQUANTIZED)]
+                    changed.append(inputs.arguments[i])
+    remove_unread_pairs(block, keep=())
+    return changed
+
+
+def remove_unread_pairs(block: Any, keep: Sequence[str]) -> None:
+    """Remove quantize/dequantize ops whose outputs no op reads (nor ``keep`` names)."""
+    changed = True
+    while changed:
+        changed = False
+        read = set(keep)
+        for op in block.ops:
+            read.update(a for s in op.inputs for a in s.arguments)
+        for index in reversed(range(len(block.ops))):
+            op = block.ops[index]
+            if op.type in QDQ_OPS and not read.intersection(a for s in op.outputs for a in s.arguments):
+                del block.ops[index]
+                changed = True

@@ -63,7 +63,8 @@ def format_analysis(sensitivity: "Sensitivity", plot: Optional[str] = None) -> s
     """The ranked table ``edgekit quantize --analyze`` prints."""
     images = sensitivity.images
     labelled = images.get("labelled")
-    lines = [f"{sensitivity.model}: layer sensitivity ({sensitivity.int8_model}, only one layer int8 at a time)",
+    lines = [f"{sensitivity.model}: layer sensitivity ({sensitivity.int8_model}, one layer int8 at a time: its "
+             "weights and its input)",
              f"  images       {images['count']} from {images['source']}"
              + (f" ({images['note']})" if images.get("note") else ""),
              f"  whole int8   cosine {sensitivity.int8['cosine']:.4f}, top-1 agreement "

@@ -27,14 +27,15 @@ import numpy as np
 from edgekit import calibration
 from edgekit import image_roles
 from edgekit.errors import InvalidInputError, UsageError
-from edgekit.artifacts import InferenceModel, Pretrained, Source, load_inference_model, looks_like_path, tool_version
+from edgekit.artifacts import MODEL_FILE, InferenceModel, Pretrained, Source, load_inference_model, looks_like_path, \
+    tool_version
 from edgekit.legalize import is_quantized_program, read_program
-from edgekit.program import Layer, feed_name, quantized_weights, resolve_skip_patterns, weight_layers
+from edgekit.program import Layer, feed_name, float_inputs, quantized_weights, resolve_skip_patterns, weight_layers
 from edgekit.ptq import check_op_types, paddleslim_arguments, run_quant_post_static
 from edgekit.quant_config import DEFAULT_PRESET, QuantConfig, preset_overrides
 from edgekit.quant_eval import EvalPlan, held_out_fidelity
 from edgekit.reference import int8_name, split_int8
-from edgekit.workspace import Workspace, atomic_write_text, building, write_manifest
+from edgekit.workspace import Workspace, atomic_write_bytes, atomic_write_text, building, write_manifest
 
 STAGE = "quantize"
 REPORT_FILE = "quant_report.json"
@@ -44,7 +45,8 @@ MAX_CALIBRATION_IMAGES = 256
 # Bump when the quantization recipe (not its settings) changes, so old artifacts are rebuilt.
 # 2: the stored report's fidelity is always on the held-out photographs; evaluations are not stored.
 # 3: calibration and fidelity follow the model's description; held-out images come from --calib-dir.
-QUANT_RECIPE = 3
+# 4: layers kept float (--skip, tuning) read their input unquantized (program.float_inputs).
+QUANT_RECIPE = 4
 
 
 # ---------------------------------------------------------------------------------- artifact
@@ -175,6 +177,7 @@ def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, samples: np.n
     prepared = time.perf_counter()
     arguments = paddleslim_arguments(fp32, config, plan.settings["skip_tensors"])
     run_quant_post_static(fp32.name, folder, arguments, samples, plan.feed, fp32.input_shape, config.batch_size)
+    float_layers_read_float_inputs(folder / MODEL_FILE, plan.settings["skip_tensors"])
     quantized = time.perf_counter()
     int8_model = load_inference_model(folder)
     fidelity = held_out_fidelity(fp32, int8_model, plan.calibration)
@@ -187,6 +190,7 @@ def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, samples: np.n
         "preset_overrides": preset_overrides(config),
         "settings": config.to_dict(),
         "paddleslim_arguments": {k: v for k, v in arguments.items() if k not in ("model_dir",)},
+        "description": fp32.described().summary(),  # the preprocessing calibration and fidelity used
         "calibration": plan.calibration.describe(),
         "layers": _layer_report(plan.layers, int8_model, config, plan.skipped),
         "sizes": {"fp32_params_bytes": fp32.params_file.stat().st_size,
@@ -201,6 +205,15 @@ def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, samples: np.n
         report["note"] = note
     atomic_write_text(folder / REPORT_FILE, json.dumps(report, indent=2) + "\n")
     return report
+
+
+def float_layers_read_float_inputs(model_file: Path, skipped_weights: Sequence[str]) -> None:
+    """Apply program.float_inputs to the saved program (see there why)."""
+    if not skipped_weights:
+        return
+    program = read_program(model_file)
+    if float_inputs(program, skipped_weights):
+        atomic_write_bytes(model_file, program.SerializeToString())
 
 
 def _weights_note(fp32: InferenceModel) -> Optional[str]:

@@ -10,11 +10,12 @@ float) and run beside the float program on the same images:
 - ``cosine``, ``top1_agreement`` (and ``top1`` with labels): the effect on the model's output.
 
 Layers are ranked by ``1 - cosine`` of the model's output (continuous, so a few images rank
-them), most sensitive first. ``ProgramVariants`` also gives the program "the int8 model with these
-layers' weights float", which is what ``quant_post_static(skip_tensor_list=...)`` saves from the
-same calibration up to the order of a few quantize ops (PaddleSlim drops the weight's dequantize op
-and keeps every activation scale; logits agree to ~1e-3), so tuning.py searches on it without
-re-calibrating and measures the model it finally builds again.
+them), most sensitive first. Weights and input are what keeping a layer float gives back:
+quantize.py makes a skipped layer read its input unquantized (program.float_inputs). ``ProgramVariants`` also gives the program "the int8 model with these
+layers float", which is what ``quant_post_static(skip_tensor_list=...)`` saves from the same
+calibration, followed by program.float_inputs, up to the order of a few quantize ops (PaddleSlim
+drops the weight's dequantize op and keeps every activation scale; logits agree to ~1e-3), so
+tuning.py searches on it without re-calibrating and measures the model it finally builds again.
 
 Why not ``paddleslim.quant.analysis.Analysis``: it runs one ``quant_post_static`` per layer (about
 8 minutes for 33 layers of a real model here, against one calibration for this loop), works in
@@ -39,12 +40,11 @@ from edgekit.errors import ToolError, UsageError
 from edgekit.artifacts import InferenceModel
 from edgekit.fidelity import cosine
 from edgekit.legalize import framework_pb2, read_program
-from edgekit.program import WEIGHT_SLOTS, Layer, feed_name, weight_layers
+from edgekit.program import DEQUANTIZED, QDQ_OPS, WEIGHT_SLOTS, Layer, feed_name, float_inputs, remove_unread_pairs, \
+    weight_layers
 from edgekit.ptq import static_mode
 from edgekit.quantize import QuantizedModel
 
-QDQ_OPS = frozenset({"quantize_linear", "dequantize_linear"})
-DEQUANTIZED = ".quantized.dequantized"  # PaddleSlim's suffix for a quantize/dequantize pair's output
 FLOAT_SUFFIX = "@edgekit_fp32"  # a layer's float weight, added beside PaddleSlim's int8 one
 INT8_LEVELS = 127
 # Images the analysis runs on at most (each costs one forward pass per layer).
@@ -131,6 +131,7 @@ class ProgramVariants:
         desc.CopyFrom(self._desc)
         block = desc.blocks[0]
         float_weights = set(float_weights)
+        float_inputs(desc, sorted(float_weights))  # as quantize.py saves a skipped layer
         persistable = {v.name for v in block.vars if v.persistable}
         kept_op = None
         for op in block.ops:
@@ -251,22 +252,11 @@ def _load(paddle: Any, model: InferenceModel, executor: Any) -> None:
 
 
 def _prune(block: Any, keep: set[str]) -> None:
-    """Drop quantize/dequantize ops whose outputs nothing reads any more, and feed/fetch ops
-    (the Executor adds its own)."""
+    """Drop feed/fetch ops (the Executor adds its own) and pairs nobody reads any more."""
     for index in reversed(range(len(block.ops))):
         if block.ops[index].type in ("feed", "fetch"):
             del block.ops[index]
-    changed = True
-    while changed:
-        changed = False
-        read = set(keep)
-        for op in block.ops:
-            read.update(a for s in op.inputs for a in s.arguments)
-        for index in reversed(range(len(block.ops))):
-            op = block.ops[index]
-            if op.type in QDQ_OPS and not read.intersection(a for s in op.outputs for a in s.arguments):
-                del block.ops[index]
-                changed = True
+    remove_unread_pairs(block, keep=sorted(keep))
 
 
 # ---------------------------------------------------------------------------------- analysis
