@@ -445,7 +445,8 @@ class DescriptionOverrides:
         shape, spec = tuple(described.input_shape), described.preprocess
         if self.input_size is not None:
             shape = _with_hw(model_input_shape, self.input_size)
-            if described.source in (DEFAULT_SOURCE, ZOO_SOURCE) or spec.output_size is None:
+            if described.source.startswith(DEFAULT_SOURCE) or described.source == ZOO_SOURCE \
+                    or spec.output_size is None:
                 spec = dataclasses.replace(preprocess_for_size(*self.input_size), mean=spec.mean, std=spec.std,
                                            scale=spec.scale, channel_order=spec.channel_order,
                                            interpolation=spec.interpolation)

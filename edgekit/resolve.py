@@ -167,7 +167,9 @@ def _nb(path: Path, overrides: DescriptionOverrides) -> ResolvedModel:
     if not path.is_file():
         raise InvalidInputError(f"Paddle Lite model {path} does not exist")
     base = nb_description(path)
-    description = overrides.apply(base, base.input_shape) if not overrides.empty else base
+    # a bare .nb's 224x224 is a guess: flags may set any size
+    model_shape = (1, 3, -1, -1) if base.source == BARE_NB_SOURCE else base.input_shape
+    description = overrides.apply(base, model_shape) if not overrides.empty else base
     manifest = read_manifest(path.parent)
     name = manifest.model if manifest else path.stem
     return ResolvedModel(name=name, kind="nb", description=description, nb_path=path)

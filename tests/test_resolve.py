@@ -179,6 +179,7 @@ def test_quantize_calibrates_and_evaluates_with_the_description(run_cli, user_mo
 
     report = run_cli("quantize", str(user_model), "--calib-dir", str(calib), "--batch-nums", "2",
                      "--eval-dir", str(evaluation), "--json", env=env, check=True).json()
+    assert report["description"]["source"] == str(user_model / "inference_cls.yaml")
     assert report["eval"]["images"] == 8 and report["eval"]["fp32"]["top1"] == pytest.approx(0.5)
     # The stored fidelity check ran on the calibration folder's images that were not calibrated.
     held_out = report["fidelity"]["held_out"]
