@@ -311,6 +311,9 @@ def _spec_from_ops(ops: list, path: Path) -> PreprocessSpec:
         except (TypeError, ValueError) as e:
             raise InvalidInputError(f"{where}: {e}") from None
         seen.append(name)
+    if seen != sorted(seen, key=KNOWN_TRANSFORMS.index) or len(set(seen)) != len(seen):
+        raise InvalidInputError(f"deploy config {path}: transforms in the order {' → '.join(seen)}; edgekit applies "
+                                f"each at most once, in the order {' → '.join(KNOWN_TRANSFORMS)}")
     if "ToCHWImage" not in seen:
         raise InvalidInputError(f"deploy config {path}: transform_ops has no ToCHWImage (edgekit feeds NCHW tensors)")
     try:

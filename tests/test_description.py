@@ -109,6 +109,8 @@ def test_textline_config_bgr_fixed_resize_fraction_scale_inline_labels(tmp_path)
     ("- ResizeImage: {resize_short: 256, backend: pil}\n    - ToCHWImage:", "backend 'pil' is not supported"),
     ("- NormalizeImage: {channel_num: 4}\n    - ToCHWImage:", "channel_num 4"),
     ("- ResizeImage: {resize_short: 256}", "no ToCHWImage"),
+    ("- CropImage: {size: 224}\n    - ResizeImage: {resize_short: 256}\n    - ToCHWImage:",
+     "in the order CropImage → ResizeImage → ToCHWImage"),
     ("- CropImage: {size: [1, 2, 3]}\n    - ToCHWImage:", r"CropImage: size \[1, 2, 3\] is not an integer"),
     ("- ResizeImage: {resize_short: 256, interpolation: random}\n    - ToCHWImage:", "unknown interpolation 'random'"),
 ])
