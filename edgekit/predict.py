@@ -185,6 +185,10 @@ def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], 
 
 def format_predictions(result: PredictionResult) -> str:
     lines = [f"model {result.model} ({result.nb_path}, Paddle Lite x86)"]
+    if result.description is not None:
+        spec, shape = result.description.preprocess, result.description.feed_shape()
+        lines.append(f"input {shape[2]}x{shape[3]} (HxW) {spec.channel_order}, {spec.interpolation}; "
+                     f"description: {result.description.source}")
     if result.warning:
         lines.append(f"WARNING: {result.warning}")
     for prediction in result.predictions:
