@@ -26,7 +26,7 @@ from typing import Optional, Union
 
 from edgekit.artifacts import InferenceModel, Pretrained, Source, load_inference_model, looks_like_path
 from edgekit.description import DEFAULT_SOURCE, DescriptionOverrides, ModelDescription, check_labels, \
-    default_description, find_config, read_config
+    default_description, find_config, read_config, zoo_description
 from edgekit.errors import InvalidInputError, UsageError
 from edgekit.reference import split_int8
 from edgekit.workspace import Workspace, read_manifest
@@ -76,6 +76,7 @@ def resolve_model(source: Union[Source, Path], workspace: Workspace, *, pretrain
         _no_pretrained_for(text, pretrained)
         return _inference(load_inference_model(path, config=overrides.config), "folder", overrides)
     base, is_int8 = split_int8(text)
+    _check_zoo_overrides(base, overrides)  # before anything is exported
     if is_int8:
         from edgekit.quantize import quantize_model  # PaddleSlim: only for int8 names
 
@@ -173,6 +174,15 @@ def _nb(path: Path, overrides: DescriptionOverrides) -> ResolvedModel:
     manifest = read_manifest(path.parent)
     name = manifest.model if manifest else path.stem
     return ResolvedModel(name=name, kind="nb", description=description, nb_path=path)
+
+
+def _check_zoo_overrides(name: str, overrides: DescriptionOverrides) -> None:
+    """Flags that cannot fit a zoo model (its export: 1x3x224x224, 1000 classes) fail before the
+    export is made, so a bad request leaves no artifact."""
+    if overrides.empty:
+        return
+    shape = (1, 3, 224, 224)
+    check_labels(overrides.apply(zoo_description(224), shape), 1000, name)
 
 
 def _no_pretrained_for(what: str, pretrained: Pretrained) -> None:

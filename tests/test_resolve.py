@@ -198,13 +198,14 @@ def test_bad_config_and_label_count_are_one_line_and_leave_no_artifact(run_cli, 
     three = tmp_path / "three.txt"
     three.write_text("0 a\n1 b\n2 c\n")
     image = str(images[0])
-    for command in (("predict", image, "--model", str(user_model)), ("convert", str(user_model)),
-                    ("quantize", str(user_model))):
+    for command, classes in ((("predict", image, "--model", str(user_model)), 5), (("convert", str(user_model)), 5),
+                             (("quantize", str(user_model)), 5), (("predict", image, "--model", "MobileNetV1_x0_25"), 1000),
+                             (("convert", "MobileNetV1_x0_25_int8"), 1000)):
         refused = run_cli(*command, "--config", str(bad))
         assert refused.returncode == 2 and "unknown transform 'RandFlipImage'" in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
         mismatch = run_cli(*command, "--labels", str(three))
-        assert mismatch.returncode == 2 and "3 labels" in mismatch.stderr and "has 5 classes" in mismatch.stderr
+        assert mismatch.returncode == 2 and "3 labels" in mismatch.stderr and f"has {classes} classes" in mismatch.stderr
         assert len(mismatch.stderr.strip().splitlines()) == 1
     assert not any((workspace / stage).exists() for stage in ("export", "quantize", "convert"))
 
