@@ -18,6 +18,7 @@ from paddle import nn
 from edgekit import calibration, sensitivity, tuning
 from edgekit.artifacts import load_inference_model
 from edgekit.fidelity import PaddlePredictor, cosine
+from edgekit.legalize import read_program
 from edgekit.quant_config import QuantConfig
 from edgekit.quantize import quantize_model
 from edgekit.workspace import Workspace
@@ -121,6 +122,10 @@ def test_derived_programs_are_what_paddleslim_saves(trained, base):
     layer = variants.layers[1]
     skipped = quantize_model(fp32, ws, QuantConfig.from_preset("paddleclas", skip_patterns=(layer.name,)),
                              calib_dir=trained["calib"])
+    # the skipped layer reads its weight AND its input unquantized (program.float_inputs)
+    ops = read_program(skipped.model.model_file).blocks[0].ops
+    op = next(op for op in ops if layer.layer.weight in [a for slot in op.inputs for a in slot.arguments])
+    assert not [a for slot in op.inputs for a in slot.arguments if a.endswith(".quantized.dequantized")]
     preprocess = calibration.preprocess_for(fp32.described())
     runs = {"fp32": (variants.variant(weights, all_activations_float=True), PaddlePredictor(fp32.model_file, fp32.params_file)),
             "int8": (variants.variant(), PaddlePredictor(int8.model.model_file, int8.model.params_file)),
@@ -153,8 +158,10 @@ def test_analyze_ranks_every_int8_layer(trained, base):
 
 def test_cli_analyze_table_json_and_png(run_cli, trained, tmp_path):
     chart = tmp_path / "sens.png"
-    data = run_cli("quantize", str(trained["model"]), "--calib-dir", str(trained["calib"]), "--tune-dir",
-                   str(trained["tune"]), "--analyze", "--plot", str(chart), "--json", check=True).json()
+    result = run_cli("quantize", str(trained["model"]), "--calib-dir", str(trained["calib"]), "--tune-dir",
+                     str(trained["tune"]), "--analyze", "--plot", str(chart), "--json", check=True)
+    assert result.stderr == ""  # no paddle/PaddleSlim chatter
+    data = result.json()
     layers = data["analysis"]["layers"]
     assert [e["rank"] for e in layers] == list(range(1, len(layers) + 1)) and len(layers) == 3
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and data["plot"] == str(chart)
@@ -204,6 +211,7 @@ def test_target_met_on_held_out_eval_images(run_cli, trained):
     ("tune overlaps calibration", "the calibration and tune images overlap"),
     ("eval overlaps tune (pixels)", "the tune and eval images overlap"),
     ("no tune dir", "needs --tune-dir"),
+    ("plot into a missing folder", "does not exist"),
 ])
 def test_bad_input_one_line_no_artifact(run_cli, trained, workspace, tmp_path, case, message):
     import cv2
@@ -229,6 +237,8 @@ def test_bad_input_one_line_no_artifact(run_cli, trained, workspace, tmp_path, c
         args += ["--eval-dir", str(tmp_path / "eval")]
     elif case == "no tune dir":
         args = args[:2] + args[4:]
+    elif case == "plot into a missing folder":
+        args = args[:4] + ["--analyze", "--plot", str(tmp_path / "missing" / "chart.png")]
     result = run_cli("quantize", str(trained["model"]), *args)
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and message in result.stderr and "Traceback" not in result.stderr

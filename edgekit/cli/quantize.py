@@ -78,6 +78,8 @@ def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib
     targeted = max_drop is not None or min_agreement is not None or max_float_layers is not None
     if plot and not analyze:
         raise UsageError("--plot needs --analyze")
+    if plot and not Path(plot).expanduser().resolve().parent.is_dir():
+        raise UsageError(f"--plot {plot}: folder {Path(plot).expanduser().resolve().parent} does not exist")
     if analyze and targeted:
         raise UsageError("--analyze ranks layers; give the accuracy target in a run of its own")
     if analyze and eval_dir:
