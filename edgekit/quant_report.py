@@ -28,7 +28,9 @@ def format_report(result: QuantizedModel) -> str:
         for pattern, names in layers.get("skip_resolved", {}).items():
             lines.append(f"  --skip       {pattern} -> {', '.join(names)}")
     if "calibration" in report:
-        lines.append(f"  calibration  {report['calibration']['count']} images from {report['calibration']['source']}")
+        calibrated = report["calibration"]
+        lines.append(f"  calibration  {calibrated['count']} images from {calibrated['source']}"
+                     + (f" ({calibrated['limit']})" if calibrated.get("limit") else ""))
     fid = report.get("fidelity")
     if fid and fid.get("images"):
         lines.append(f"  fidelity     top-1 agreement {fid['top1_agreement']:.3f}, cosine mean {fid['cosine_mean']:.4f} "

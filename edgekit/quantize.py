@@ -191,7 +191,9 @@ def _build(fp32: InferenceModel, config: QuantConfig, plan: _Plan, samples: np.n
         "settings": config.to_dict(),
         "paddleslim_arguments": {k: v for k, v in arguments.items() if k not in ("model_dir",)},
         "description": fp32.described().summary(),  # the preprocessing calibration and fidelity used
-        "calibration": plan.calibration.describe(),
+        "calibration": {**plan.calibration.describe(), "limit": (
+            f"every image given, up to {MAX_CALIBRATION_IMAGES} (batch_nums unset)" if config.batch_nums is None
+            else f"batch_size x batch_nums = {config.batch_size * config.batch_nums} images")},
         "layers": _layer_report(plan.layers, int8_model, config, plan.skipped),
         "sizes": {"fp32_params_bytes": fp32.params_file.stat().st_size,
                   "int8_params_bytes": int8_model.params_file.stat().st_size},

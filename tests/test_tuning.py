@@ -201,6 +201,20 @@ def test_target_met_on_held_out_eval_images(run_cli, trained):
     assert data["tuning"]["seconds"]["total"] <= 10 * data["tuning"]["seconds"]["plain_quantization"] + 30
 
 
+def test_min_agreement_needs_no_labels(run_cli, trained, tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for p in sorted(trained["tune"].rglob("*.png")):
+        shutil.copy(p, flat / f"{p.parent.name}_{p.name}")
+    result = run_cli("quantize", str(trained["model"]), "--calib-dir", str(trained["calib"]), "--tune-dir",
+                     str(flat), "--min-agreement", "90", "--json")
+    data = result.json()
+    assert result.returncode == 0 and data["tuning"]["target_met"] is True
+    assert data["tuning"]["tune"]["labelled"] is False and "top1" not in data["tuning"]["verified"]
+    assert data["tuning"]["verified"]["agreement_percent"] >= 90
+    assert data["calibration"]["limit"].startswith("every image given, up to 256")
+
+
 # -------------------------------------------------------------------------------- bad input
 
 
