@@ -1,6 +1,10 @@
 """Layer sensitivity (--analyze) and accuracy targets (--max-drop / --min-agreement) end to end,
 with the real PaddleSlim and Paddle Inference, on a small network trained here for a few seconds
-on rendered shapes (random weights would make every accuracy figure meaningless).
+on rendered shapes (random weights would make every accuracy figure meaningless), then given one
+outlier activation channel by a function-preserving reparametrization (add_outlier_channel): the
+plain int8 model falls to chance on the held-out images, keeping the one layer that reads the
+outlier float brings it back to fp32 (measured here: fp32 0.70, plain int8 0.25, tuned 0.70 on
+40 eval images).
 
 The derived programs the search runs on are checked against what PaddleSlim itself saves.
 """
@@ -67,9 +71,25 @@ class ShapeNet(nn.Layer):
         self.fc = nn.Linear(32, CLASSES)
 
     def forward(self, x):
-        x = nn.functional.hardswish(self.bn(self.stem(x)))
+        x = nn.functional.relu(self.bn(self.stem(x)))
         x = nn.functional.relu(self.pw(nn.functional.hardswish(self.dw(x))))
         return self.fc(paddle.flatten(self.pool(x), 1))
+
+
+def add_outlier_channel(model: ShapeNet, channel: int = 0, factor: float = 1000.0) -> None:
+    """The same function with one activation channel ``factor`` times larger at the depthwise
+    layer's input: batch norm's scale and shift of the channel times ``factor`` (relu is
+    positively homogeneous), the depthwise filter of that channel divided by it. Outlier channels
+    like this are what make real networks (MobileNetV3) lose accuracy in per-tensor int8: the
+    input's one scale leaves the other channels a few levels."""
+    with paddle.no_grad():
+        for parameter in (model.bn.weight, model.bn.bias):
+            values = parameter.numpy()
+            values[channel] *= factor
+            parameter.set_value(values)
+        weights = model.dw.weight.numpy()
+        weights[channel] /= factor
+        model.dw.weight.set_value(weights)
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +115,13 @@ def trained(tmp_path_factory) -> dict:
             optimizer.step()
             optimizer.clear_grad()
     model.eval()
+    before = model(paddle.to_tensor(x)).numpy()
+    add_outlier_channel(model)
+    after = model(paddle.to_tensor(x)).numpy()
+    assert np.allclose(before, after, rtol=1e-3, atol=1e-3 * np.abs(before).max())  # the same function
     spec = paddle.static.InputSpec([1, 3, SIZE, SIZE], "float32", name="x")
     paddle.jit.save(model, str(root / "model" / "inference"), input_spec=[spec])
-    accuracy = float((model(paddle.to_tensor(x)).numpy().argmax(1) == y).mean())
+    accuracy = float((after.argmax(1) == y).mean())
     return {"model": root / "model", "train_top1": accuracy, **folders}
 
 
@@ -148,9 +172,13 @@ def test_analyze_ranks_every_int8_layer(trained, base):
     assert sorted(result.ranking()) == sorted(q.name for q in sensitivity.ProgramVariants(fp32, int8.model).layers)
     assert [e["rank"] for e in result.layers] == [1, 2, 3]
     cosines = [e["cosine"] for e in result.layers]
-    assert cosines == sorted(cosines) and all(0.5 < c <= 1.0 for c in cosines)
+    assert cosines == sorted(cosines) and all(0 < c <= 1.0 for c in cosines)
+    # the depthwise layer reads the outlier channel: its other channels keep a few int8 levels
+    first, *others = result.layers
+    assert first["op_type"] == "depthwise_conv2d" and first["rmse_over_scale"] > 5 and first["cosine"] < 0.9
+    for entry in others:
+        assert 0 < entry["rmse_over_scale"] < 2 and entry["cosine"] > 0.99  # rounding noise: ~0.3 steps
     for entry in result.layers:
-        assert 0 < entry["rmse_over_scale"] < 5  # in int8 steps: rounding noise is about 0.3
         assert entry["weight_bytes_fp32"] == 4 * entry["weight_bytes_int8"] > 0
         assert 0 <= entry["top1"] <= 1 and 0 <= entry["top1_agreement"] <= 1
     assert result.images["count"] == len(images) and result.images["labelled"] is True
@@ -189,15 +217,20 @@ def test_target_keeps_float_the_layers_analyze_ranks_first(run_cli, trained):
     assert "top5" not in data["eval"]["fp32"]  # 4 classes: top-5 would always be 1.0
 
 
-def test_target_met_on_held_out_eval_images(run_cli, trained):
-    result = run_cli("quantize", str(trained["model"]), "--calib-dir", str(trained["calib"]), "--tune-dir",
-                     str(trained["tune"]), "--max-drop", "1.0", "--eval-dir", str(trained["eval"]), "--json")
+def test_target_met_on_held_out_eval_images_and_beats_the_untuned_default(run_cli, trained):
+    common = ["quantize", str(trained["model"]), "--calib-dir", str(trained["calib"]), "--eval-dir", str(trained["eval"])]
+    untuned = run_cli(*common, "--json", check=True).json()["eval"]
+    result = run_cli(*common, "--tune-dir", str(trained["tune"]), "--max-drop", "1.0", "--json")
     data = result.json()
+    tuned = data["eval"]
+    figures = (untuned["fp32"], untuned["int8"], tuned["int8"], data["tuning"]["kept_float"])
     assert result.returncode == 0 and data["tuning"]["target_met"] is True
     assert data["tuning"]["verified"]["drop_points"] <= 1.0
-    # the eval images played no part in the choice; the figure is reported for them (40 images:
-    # one image is 2.5 points, so the held-out bound here is two images)
-    assert data["eval"]["int8"]["top1"] >= data["eval"]["fp32"]["top1"] - 0.05
+    # on the eval images, which played no part in any choice: within 1.0 point of fp32, and
+    # better than the untuned default (the outlier channel costs it most of its accuracy)
+    assert tuned["fp32"]["top1"] - tuned["int8"]["top1"] <= 0.01 + 1e-9, figures
+    assert tuned["int8"]["top1"] > untuned["int8"]["top1"] + 0.1, figures
+    assert data["tuning"]["kept_float"][0]["layer"] == data["sensitivity"]["layers"][0]["layer"]
     assert data["tuning"]["seconds"]["total"] <= 10 * data["tuning"]["seconds"]["plain_quantization"] + 30
 
 
