@@ -177,9 +177,16 @@ class Tuned:
     target_met: bool
 
 
+def check_format(config: QuantConfig) -> None:
+    """The analysis derives its programs from PaddleSlim's ONNX format (quantize/dequantize_linear)."""
+    if not config.onnx_format:
+        raise UsageError("--analyze and accuracy targets work on PaddleSlim's ONNX format: drop --no-onnx-format")
+
+
 def prepare(fp32: InferenceModel, config: QuantConfig, *, calib_dir: Optional[Path], tune_dir: Optional[Path],
             eval_dir: Optional[Path], labels_needed: bool) -> tuple[calibration.ImageSet, dict]:
     """Every check that needs no quantization: tune/eval labels, disjoint roles. (tune set, images section)."""
+    check_format(config)
     classes = num_classes(fp32)
     tune = tune_set(tune_dir, classes, labels_needed=labels_needed) if tune_dir is not None else None
     evaluation = calibration.eval_set(Path(eval_dir).expanduser().resolve(), classes) if eval_dir else None
@@ -195,6 +202,7 @@ def analyze_model(fp32: InferenceModel, workspace: Workspace, config: QuantConfi
                   calib_dir: Optional[Path] = None, tune_dir: Optional[Path] = None) -> tuple[QuantizedModel, Sensitivity]:
     """``--analyze``: the plain int8 model and its layers ranked on the tune images (or, without
     them, on the calibration images, which the analysis then says)."""
+    check_format(config)
     if tune_dir is not None:
         images, _ = prepare(fp32, config, calib_dir=calib_dir, tune_dir=tune_dir, eval_dir=None, labels_needed=False)
     else:

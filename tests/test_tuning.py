@@ -259,6 +259,7 @@ def test_min_agreement_needs_no_labels(run_cli, trained, tmp_path):
     ("eval overlaps tune (pixels)", "the tune and eval images overlap"),
     ("no tune dir", "needs --tune-dir"),
     ("plot into a missing folder", "does not exist"),
+    ("fake-quant format", "work on PaddleSlim's ONNX format"),
 ])
 def test_bad_input_one_line_no_artifact(run_cli, trained, workspace, tmp_path, case, message):
     import cv2
@@ -284,6 +285,8 @@ def test_bad_input_one_line_no_artifact(run_cli, trained, workspace, tmp_path, c
         args += ["--eval-dir", str(tmp_path / "eval")]
     elif case == "no tune dir":
         args = args[:2] + args[4:]
+    elif case == "fake-quant format":
+        args.append("--no-onnx-format")
     elif case == "plot into a missing folder":
         args = args[:4] + ["--analyze", "--plot", str(tmp_path / "missing" / "chart.png")]
     result = run_cli("quantize", str(trained["model"]), *args)
