@@ -93,6 +93,7 @@ def format_analysis(sensitivity: "Sensitivity", plot: Optional[str] = None) -> s
 def _tuning_lines(tuning: dict) -> list[str]:
     kept = tuning["kept_float"]
     verified = tuning["verified"]
+    by_drop = tuning["target"].get("max_drop") is not None
     figure = (f"top-1 {verified['top1']:.4f} (fp32 {tuning['tune']['fp32_top1']:.4f}, drop "
               f"{verified['drop_points']:.2f} points)" if "top1" in verified
               else f"top-1 agreement {verified['agreement_percent']:.1f}%")
@@ -101,7 +102,7 @@ def _tuning_lines(tuning: dict) -> list[str]:
              + (": " + ", ".join(f"{k['layer']} (rank {k['rank']}, +{k['extra_bytes']} B)" for k in kept) if kept else ""),
              f"               tune {tuning['tune']['images']} images of {tuning['tune']['dir']}: {figure}",
              "               steps " + "; ".join(
-                 f"{s['float_layers']} float: " + (f"drop {s['drop_points']:.2f}" if "drop_points" in s
+                 f"{s['float_layers']} float: " + (f"drop {s['drop_points']:.2f}" if by_drop
                                                    else f"agree {s['agreement_percent']:.1f}%")
                  for s in tuning["steps"]),
              f"               {tuning['seconds']['total']:.1f} s in all (one plain quantization "

@@ -252,11 +252,25 @@ def tune_model(fp32: InferenceModel, workspace: Workspace, config: QuantConfig, 
         "untuned_artifact": str(base.model.directory),
     }
     if not met:
-        tuning["note"] = (f"target not met with up to {steps[-1]['float_layers'] if steps else 0} float layers; "
+        bound = len(sensitivity.layers) if target.max_float_layers is None else target.max_float_layers
+        tuning["note"] = (f"target not met with up to {min(bound, len(sensitivity.layers))} float layers; "
                           f"best model found: {final.model.directory}")
-    report = {**final.report, "tuning": tuning, "images": roles,
+    report = {**final.report, "layers": _chosen_reasons(final.report.get("layers"), kept, config.skip_patterns),
+              "tuning": tuning, "images": roles,
               "sensitivity": {k: v for k, v in sensitivity.to_dict().items() if k != "model"}}
     return Tuned(dataclasses.replace(final, report=report), sensitivity, met)
+
+
+def _chosen_reasons(layers: Optional[dict], kept: list[dict], user_patterns: tuple[str, ...]) -> Optional[dict]:
+    """The layer report with the target's choices named as such (not as --skip patterns)."""
+    if not layers:
+        return layers
+    ranks = {entry["layer"]: entry["rank"] for entry in kept}
+    chosen = set(ranks) - set(user_patterns)
+    kept_float = [{**k, "reason": f"accuracy target (sensitivity rank {ranks[k['layer']]})"}
+                  if k["layer"] in chosen else k for k in layers["kept_float"]]
+    resolved = {p: names for p, names in layers.get("skip_resolved", {}).items() if p not in chosen}
+    return {**layers, "kept_float": kept_float, "skip_resolved": resolved}
 
 
 def _verify(fp32: InferenceModel, int8: InferenceModel, runner: _StepRunner) -> dict:
