@@ -81,7 +81,8 @@ def main() -> None:
     print(f"analyze ({figures['analysis_images']} images)      {figures['analyze_s']:7.1f} s  "
           f"({figures['analyze_s_per_layer']:.2f} s per layer)")
     split = figures["target_split"]
-    print(f"target --max-drop {args.max_drop:g}     {figures['target_s']:7.1f} s  = {figures['target_ratio']:.1f}x plain "
+    print(f"target --max-drop {args.max_drop:g}     {figures['target_s']:7.1f} s  = "
+          f"{figures['target_ratio']:.1f}x plain "
           f"(plain {split['plain_quantization']:.1f}, analysis {split['analysis']:.1f}, search {split['search']:.1f})")
     print(f"target met {figures['target_met']}; kept float {', '.join(figures['kept_float']) or '(none)'} "
           f"(+{figures['extra_bytes']} bytes); steps (float layers, drop) {figures['steps']}")

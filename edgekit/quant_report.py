@@ -99,7 +99,8 @@ def _tuning_lines(tuning: dict) -> list[str]:
               else f"top-1 agreement {verified['agreement_percent']:.1f}%")
     lines = [f"  tuning       {'target met' if tuning['target_met'] else 'TARGET NOT MET'}: {tuning['target_text']}",
              f"               {len(kept)} layer(s) kept float"
-             + (": " + ", ".join(f"{k['layer']} (rank {k['rank']}, +{k['extra_bytes']} B)" for k in kept) if kept else ""),
+             + (": " + ", ".join(f"{k['layer']} (rank {k['rank']}, +{k['extra_bytes']} B)" for k in kept)
+                if kept else ""),
              f"               tune {tuning['tune']['images']} images of {tuning['tune']['dir']}: {figure}",
              "               steps " + "; ".join(
                  f"{s['float_layers']} float: " + (f"drop {s['drop_points']:.2f}" if by_drop

@@ -11,7 +11,9 @@ float) and run beside the float program on the same images:
 
 Layers are ranked by ``1 - cosine`` of the model's output (continuous, so a few images rank
 them), most sensitive first. Weights and input are what keeping a layer float gives back:
-quantize.py makes a skipped layer read its input unquantized (program.float_inputs). ``ProgramVariants`` also gives the program "the int8 model with these
+quantize.py makes a skipped layer read its input unquantized (program.float_inputs).
+
+``ProgramVariants`` also gives the program "the int8 model with these
 layers float", which is what ``quant_post_static(skip_tensor_list=...)`` saves from the same
 calibration, followed by program.float_inputs, up to the order of a few quantize ops (PaddleSlim
 drops the weight's dequantize op and keeps every activation scale; logits agree to ~1e-3), so
@@ -36,7 +38,7 @@ import numpy as np
 
 from edgekit import calibration
 from edgekit._paddle import error_gist, import_paddle, quiet_tools
-from edgekit.errors import ToolError, UsageError
+from edgekit.errors import InvalidInputError, ToolError, UsageError
 from edgekit.artifacts import InferenceModel
 from edgekit.fidelity import cosine
 from edgekit.legalize import framework_pb2, read_program
@@ -354,8 +356,10 @@ def analyze(fp32: InferenceModel, base: QuantizedModel, images: calibration.Imag
     fp32_summary = {"top1": fp32_hits / count} if labelled else {}
     int8_summary = {"cosine": float(np.mean(int8_cosines)), "top1_agreement": int8_agree / count,
                     **({"top1": int8_hits / count} if labelled else {})}
-    return Sensitivity(fp32.name, base.model.name, {**images.describe(limit=0), "labelled": labelled},
-                       entries, fp32_summary, int8_summary, time.perf_counter() - started)
+    described = {"source": images.source, "count": len(images), "available": images.available,
+                 **({"note": images.note} if images.note else {}), "labelled": labelled}
+    return Sensitivity(fp32.name, base.model.name, described, entries, fp32_summary, int8_summary,
+                       time.perf_counter() - started)
 
 
 def _groups(layers: Sequence[QuantizedLayer], samples: np.ndarray, variants: ProgramVariants,
@@ -400,7 +404,12 @@ def plot(sensitivity: Sensitivity, path: Path) -> Path:
     fig.tight_layout()
     path = Path(path)
     tmp = path.with_name(f".{path.name}.partial.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        fig.savefig(tmp, dpi=100)
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInputError(f"cannot write the chart {path}: {e.strerror or e}") from None
+    finally:
+        plt.close(fig)
     return path

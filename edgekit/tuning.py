@@ -199,7 +199,8 @@ def prepare(fp32: InferenceModel, config: QuantConfig, *, calib_dir: Optional[Pa
 
 
 def analyze_model(fp32: InferenceModel, workspace: Workspace, config: QuantConfig, *,
-                  calib_dir: Optional[Path] = None, tune_dir: Optional[Path] = None) -> tuple[QuantizedModel, Sensitivity]:
+                  calib_dir: Optional[Path] = None,
+                  tune_dir: Optional[Path] = None) -> tuple[QuantizedModel, Sensitivity]:
     """``--analyze``: the plain int8 model and its layers ranked on the tune images (or, without
     them, on the calibration images, which the analysis then says)."""
     check_format(config)
