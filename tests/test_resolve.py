@@ -277,10 +277,10 @@ def test_bench_runs_at_the_descriptions_shape(run_cli, user_model, shared_worksp
 
 
 def test_stages_import_one_way():
-    """resolve → quantize → export → artifacts: no stage module imports a module above it."""
-    stack = [["description", "preprocess"], ["artifacts"], ["export"],
-             ["calibration", "fidelity", "program", "quant_config", "ptq", "quant_eval", "quantize"],
-             ["resolve"], ["convert"], ["predict"]]
+    """resolve → tuning → quantize → export → artifacts: no stage module imports a module above it."""
+    stack = [["description", "preprocess"], ["artifacts"], ["fuse", "onnx_import"], ["export"],
+             ["calibration", "image_roles", "fidelity", "program", "quant_config", "ptq", "quant_eval", "quantize"],
+             ["sensitivity"], ["tuning"], ["quant_report"], ["resolve"], ["convert"], ["predict"]]
     for level, modules in enumerate(stack):
         above = {name for higher in stack[level + 1:] for name in higher}
         for module in modules:
