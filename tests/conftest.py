@@ -102,3 +102,23 @@ def order_one_weights(tmp_path_factory):
         return path
 
     return make
+
+
+# ------------------------------------------------------------------ a trained network (issue 8)
+
+
+@pytest.fixture(scope="session")
+def trained_network():
+    """A MobileNetV3 trained on images edgekit renders (edgekit.synthetic.QUANT_SENSITIVE): built
+    once per machine (a few minutes on 2 cores), then reused from the cache; a TrainedModel."""
+    from edgekit import synthetic
+
+    return synthetic.trained_model(synthetic.QUANT_SENSITIVE)
+
+
+@pytest.fixture(scope="session")
+def trained_roles(tmp_path_factory, trained_network):
+    """Disjoint labelled calib (small, mixed), tune and eval (hard) folders for ``trained_network``."""
+    from edgekit import synthetic
+
+    return synthetic.render_roles(tmp_path_factory.mktemp("trained_roles"), trained_network.recipe)
