@@ -410,6 +410,8 @@ def test_two_bench_processes_on_one_device_take_turns_and_record_what_ran(ready_
         assert proc.returncode == 0, err
         documents[mark], stderrs[mark] = json.loads(out), err
     assert any("is in use by edgekit bench" in err and "waiting" in err for err in stderrs.values())
+    waiting = next(line for err in stderrs.values() for line in err.splitlines() if "is in use by" in line)
+    assert waiting.count("pid ") == 1, waiting  # the holder's host and pid, said once
     spans = {}
     for mark, document in documents.items():
         binary = procs[mark][0]

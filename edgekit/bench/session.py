@@ -15,8 +15,6 @@ again in the calling thread once the others are done.
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import threading
 import time
 from pathlib import Path
@@ -44,8 +42,9 @@ Notify = Callable[[str], None]
 
 
 def lock_owner() -> str:
-    """Who holds a device: this process on this host (shown to a run that waits for it)."""
-    return f"edgekit bench (pid {os.getpid()} on {socket.gethostname()})"
+    """What holds a device (shown to a run that waits for it); the lock itself records the host
+    and pid, and LockInfo.describe() prints them."""
+    return "edgekit bench"
 
 
 @contextlib.contextmanager
