@@ -151,6 +151,11 @@ def test_the_models_own_input_shape_is_the_default_where_it_is_fixed():
     (BenchOptions(timeout_s=0), "--timeout"),
     (BenchOptions(timeout_s=-5), "--timeout"),
     (BenchOptions(cooldown_s=-1), "--cooldown"),
+    (BenchOptions(device_timeout_s=float("nan")), "--device-timeout"),  # once a traceback from socket
+    (BenchOptions(timeout_s=float("inf")), "--timeout"),
+    (BenchOptions(cooldown_s=float("nan")), "--cooldown"),
+    (BenchOptions(cooldown_timeout_s=1e12), "--cooldown-timeout"),
+    (BenchOptions(cooldown_temp_c=float("nan")), "--cooldown-temp"),
 ])
 def test_bad_run_options_are_usage_errors(options, message):
     with pytest.raises(UsageError, match=message):

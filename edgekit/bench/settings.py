@@ -22,6 +22,7 @@ MAX_INPUT_VALUES = 1 << 28
 MAX_INPUT_DIM = 1 << 16
 MAX_ROUNDS = 1000
 MAX_THREADS = 64
+MAX_SECONDS = 7 * 24 * 3600  # the longest time limit or wait a flag may ask for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +176,13 @@ class BenchOptions:
 
     def checked(self) -> "BenchOptions":
         """These options with the work folder normalized; UsageError for values that cannot be."""
+        for flag, seconds in (("--timeout", self.timeout_s), ("--device-timeout", self.device_timeout_s),
+                              ("--cooldown", self.cooldown_s), ("--cooldown-timeout", self.cooldown_timeout_s)):
+            # nan passes every comparison below, and socket/sleep reject nan and values past ~292 years
+            if seconds is not None and not (math.isfinite(seconds) and seconds <= MAX_SECONDS):
+                raise UsageError(f"{flag} must be at most {MAX_SECONDS} seconds (a week) (got {seconds:g})")
+        if self.cooldown_temp_c is not None and not math.isfinite(self.cooldown_temp_c):
+            raise UsageError(f"--cooldown-temp must be 20 to 120 °C (got {self.cooldown_temp_c:g})")
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise UsageError(f"--timeout must be more than 0 seconds (got {self.timeout_s:g}; 0 on the "
                              f"command line means no limit)")
