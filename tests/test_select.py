@@ -42,6 +42,17 @@ def test_phone_results_change_the_selection(workspace: Path):
     assert [m for m, c in after.items() if c.frontier] != [m for m, c in before.items() if c.frontier]
 
 
+def test_imported_phone_results_change_the_selection(run_cli, workspace: Path, tmp_path: Path):
+    """A benchmark.sh result file (no input shape in it) imported for sd855 counts as measured here."""
+    result_file = tmp_path / "result_armv8.txt"
+    result_file.write_text("PaddleLite Benchmark\nThreads=1 Warmup=10 Repeats=30\n"
+                           "MobileNetV3_small_x0_75    min = 12.10000    max = 12.00000    average = 12.05000\n")
+    run_cli("results", "import", str(result_file), "--device", "sd855", "--tool-version", "2.6", check=True)
+    after = {c.model: c for c in select_models("sd855", 10, workspace=Workspace.open(workspace))}
+    imported = after["MobileNetV3_small_x0_75"]
+    assert imported.latency_source == "measured here" and imported.latency_ms == 12.05 and not imported.fits
+
+
 def test_storage_budget_and_no_data_profile(workspace: Path):
     chosen = [c for c in select_models("sd855", 50, max_storage_mb=6, workspace=Workspace.open(workspace)) if c.fits]
     assert chosen and all(c.storage_mb <= 6 for c in chosen)

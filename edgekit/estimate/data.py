@@ -130,7 +130,8 @@ def measured_rows(records: Iterable) -> list[LatencyRow]:
         if not record.ok or not phone or not record.profile or not record.latency:
             continue
         settings = record.settings or {}
-        if str(settings.get("input_shape", "1,3,224,224")).replace(" ", "") != "1,3,224,224":
+        # no input shape: a `results import` of benchmark.sh's result file, which runs 1,3,224,224
+        if str(settings.get("input_shape") or "1,3,224,224").replace(" ", "") != "1,3,224,224":
             continue
         if record.device.get("abi") not in (None, "", ABI) or record.target not in (None, "arm"):
             continue
