@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from edgekit import reference
 from edgekit.bench.results import ResultStore
 from edgekit.estimate.select import select_models
@@ -51,6 +53,20 @@ def test_imported_phone_results_change_the_selection(run_cli, workspace: Path, t
     after = {c.model: c for c in select_models("sd855", 10, workspace=Workspace.open(workspace))}
     imported = after["MobileNetV3_small_x0_75"]
     assert imported.latency_source == "measured here" and imported.latency_ms == 12.05 and not imported.fits
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--max-latency-ms", "nan"], "--max-latency-ms must be a positive number"),  # was: "no model fits", exit 0
+    (["--max-latency-ms", "10", "--max-storage-mb", "-5"], "--max-storage-mb must be a positive number"),
+    (["--max-latency-ms", "10", "--threads", "0"], "--threads must be at least 1"),
+    # no figure at all for the condition: say what data there is, not "no model fits"
+    (["--max-latency-ms", "10", "--threads", "3"], "no latency figure for any model on sd855 at 3 threads. "
+                                                  "Data for sd855: 1 thread fp32"),
+])
+def test_bad_budgets_and_conditions_without_data_are_usage_errors(run_cli, flags, message):
+    result = run_cli("select", "--device", "sd855", *flags)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr
+    assert result.stdout == ""
 
 
 def test_storage_budget_and_no_data_profile(workspace: Path):

@@ -48,10 +48,11 @@ def select(profile: str, max_latency_ms: float, max_storage_mb: Optional[float],
     """The models that fit a latency (and storage) budget on a device profile, best top-1 first,
     with their Pareto frontier; each figure says whether it was measured here, published or estimated."""
     from edgekit._table import format_table
-    from edgekit.estimate.select import plot_selection, select_models
+    from edgekit.estimate.select import plot_selection, require_figures, select_models
 
     candidates = select_models(profile, max_latency_ms, max_storage_mb=max_storage_mb, int8=int8,
                                threads=threads, workspace=open_workspace(workspace))
+    require_figures(candidates, profile, threads)
     if plot:
         plot_selection(candidates, Path(plot), profile=profile, max_latency_ms=max_latency_ms, threads=threads)
     shown = [c.to_dict() for c in candidates if c.fits or show_all]

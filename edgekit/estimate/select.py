@@ -5,12 +5,13 @@ beats a published table, which beats an estimate."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Optional
 
 from edgekit import reference as seed
 from edgekit.errors import UsageError
 from edgekit.estimate import data
-from edgekit.estimate.estimator import check_profile, fit_condition, phone_rows
+from edgekit.estimate.estimator import check_profile, data_summary, fit_condition, phone_rows
 from edgekit.estimate.features import FP32, INT8
 from edgekit.estimate.zoo_features import find_zoo_features
 
@@ -105,8 +106,12 @@ def select_models(profile: str, max_latency_ms: float, *, max_storage_mb: Option
     within budget marked ``fits``, the Pareto frontier of those marked ``frontier``; fitting
     ones first, by top-1."""
     check_profile(profile)
-    if max_latency_ms <= 0:
-        raise UsageError(f"--max-latency-ms must be positive (got {max_latency_ms})")
+    if not (math.isfinite(max_latency_ms) and max_latency_ms > 0):  # nan fails every comparison: nothing "fits"
+        raise UsageError(f"--max-latency-ms must be a positive number (got {max_latency_ms})")
+    if max_storage_mb is not None and not (math.isfinite(max_storage_mb) and max_storage_mb > 0):
+        raise UsageError(f"--max-storage-mb must be a positive number (got {max_storage_mb})")
+    if threads < 1:
+        raise UsageError(f"--threads must be at least 1 (got {threads})")
     measured = phone_rows(workspace) if workspace is not None else ()
     candidates = []
     for name in candidate_names(int8):
@@ -121,6 +126,15 @@ def select_models(profile: str, max_latency_ms: float, *, max_storage_mb: Option
     front = pareto_front([c for c in candidates if c.fits])
     candidates = [dataclasses.replace(c, frontier=c.model in front) for c in candidates]
     return sorted(candidates, key=lambda c: (not c.fits, -(c.top1 or 0), c.latency_ms or 0))
+
+
+def require_figures(candidates: list[Candidate], profile: str, threads: int) -> None:
+    """UsageError naming the data there is when no candidate has a latency figure: "no model fits"
+    would blame the budget for what is a condition without data."""
+    if candidates and all(c.latency_ms is None for c in candidates):
+        summary = "; ".join(data_summary(profile)) or "none"
+        raise UsageError(f"no latency figure for any model on {profile} at {threads} thread"
+                         f"{'s' if threads > 1 else ''}. Data for {profile}: {summary}")
 
 
 def plot_selection(candidates: list[Candidate], path, *, profile: str, max_latency_ms: float, threads: int) -> None:
