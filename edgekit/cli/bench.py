@@ -24,7 +24,7 @@ from edgekit.cli._common import device_options, emit, json_option, open_workspac
 @click.option("--threads", metavar="N[,N...]",
               help="CPU threads; a list (1,2,4) gives one result per count [profile default; seed: 1].")
 @click.option("--rounds", type=int, help="Runs of the binary per result (each: warmup + repeats); the result "
-                                         "keeps every round's average, their median and std [default: 1].")
+                                         "keeps every round's average, their median and std (1-1000) [default: 1].")
 @click.option("--power-mode", type=int, help="Paddle Lite PowerMode 0-5 [profile default: 0, LITE_POWER_HIGH].")
 @click.option("--input-shape", metavar="N,C,H,W", help="Input shape [the model's own, else the profile's: "
                                                        "1,3,224,224].")
@@ -37,7 +37,8 @@ from edgekit.cli._common import device_options, emit, json_option, open_workspac
 @click.option("--cooldown", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Seconds to wait between runs.")
 @click.option("--cooldown-temp", type=float, metavar="C",
-              help="Before each run, wait until the device's hottest thermal zone is below C °C.")
+              help="Before each run, wait until the device's hottest thermal zone is below C °C "
+                   "(20-120; at most --cooldown-timeout s).")
 @click.option("--cooldown-timeout", type=click.FloatRange(min=0, min_open=True),
               default=DEFAULT_COOLDOWN_TIMEOUT_S, show_default=True,
               help="The longest wait for --cooldown-temp (then it runs, with a warning).")
