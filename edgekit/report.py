@@ -306,7 +306,11 @@ def write_plots(rows: Sequence[ReportRow], folder: Path) -> list[Path]:
     for axis, filename in PLOT_FILES.items():
         png = _plot_png(rows, axis)
         path = folder / filename
-        atomic_write_bytes(path, png)
+        try:
+            atomic_write_bytes(path, png)
+        except OSError as e:  # e.g. a folder under a file, or one that cannot be made
+            raise UsageError(f"cannot write the plot {path}: {e.strerror or e}"
+                             f"{f' ({e.filename})' if e.filename and str(e.filename) != str(path) else ''}") from None
         written.append(path)
     return written
 

@@ -139,6 +139,16 @@ def test_make_report_reads_the_store_filters_by_device_and_writes_plots(tmp_path
     assert len(document["rows"]) == 4 and len(document["plots"]) == 2
 
 
+def test_a_plots_folder_that_cannot_be_made_is_one_line_not_a_traceback(run_cli, workspace, tmp_path: Path):
+    ResultStore.for_workspace(Workspace.open(workspace)).append(record("MobileNetV1", 30.0, 16 * MIB))
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    result = run_cli("report", "--plots", str(a_file / "plots"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("edgekit: error: cannot write the plot ") and "a_file/plots" in line
+
+
 def test_unknown_format_is_a_usage_error(tmp_path: Path):
     with pytest.raises(UsageError, match="'html'"):
         render(make_report(Workspace.open(tmp_path)), "html")

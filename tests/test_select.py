@@ -69,6 +69,15 @@ def test_bad_budgets_and_conditions_without_data_are_usage_errors(run_cli, flags
     assert result.stdout == ""
 
 
+def test_a_plot_that_cannot_be_written_is_one_line(run_cli, tmp_path: Path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    result = run_cli("select", "--device", "sd855", "--max-latency-ms", "10", "--plot", str(a_file / "front.png"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"edgekit: error: cannot write the plot {a_file / 'front.png'}: ") and f"({a_file})" in line
+
+
 def test_storage_budget_and_no_data_profile(workspace: Path):
     chosen = [c for c in select_models("sd855", 50, max_storage_mb=6, workspace=Workspace.open(workspace)) if c.fits]
     assert chosen and all(c.storage_mb <= 6 for c in chosen)

@@ -171,4 +171,8 @@ def plot_selection(candidates: list[Candidate], path, *, profile: str, max_laten
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    try:
+        atomic_write_bytes(path, buffer.getvalue())
+    except OSError as e:  # e.g. a folder under a file, or one that cannot be made
+        raise UsageError(f"cannot write the plot {path}: {e.strerror or e}"
+                             f"{f' ({e.filename})' if e.filename and str(e.filename) != str(path) else ''}") from None
