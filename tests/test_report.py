@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import statistics
@@ -107,6 +108,17 @@ def test_thread_counts_side_by_side_and_rounds_as_median_and_spread():
     assert lines[0].startswith("| Model | Device | 1 thread (ms) | 2 threads (ms) | 4 threads (ms) |")
     assert ("| MobileNetV1 | sd855 | 31.000 ± 1.528 | 17.000 ± 0.500 | 9.000 | 16.00 | 32.523 | 16.0 | -4.7% | "
             "+0.0% (MiB) |") in lines
+
+
+def test_a_newer_run_with_other_rounds_replaces_the_older_one_everywhere():
+    """Rounds say how often a setting was measured, not another setting: one row (the latest),
+    in the table, the JSON and the plots alike (the plot once drew one point per rounds value)."""
+    older = record("MobileNetV1", 31.0, 16 * MIB, rounds=[30.0, 31.0, 33.0])
+    older = dataclasses.replace(older, settings={**older.settings, "rounds": 3})
+    newer = record("MobileNetV1", 29.0, 16 * MIB)
+    newer = dataclasses.replace(newer, settings={**newer.settings, "rounds": 1})
+    rows = build_rows([older, newer])
+    assert [(r.latency_ms, r.latency_rounds) for r in rows] == [(29.0, 1)]
 
 
 def test_markdown_without_results_says_how_to_get_some():

@@ -181,13 +181,16 @@ def resume_key(record: BenchRecord) -> tuple:
 
 
 def latest_per_run_kind(records: Iterable[BenchRecord], *, profile: Optional[str] = None) -> list[BenchRecord]:
-    """The latest successful record per (model, device, settings), ordered by when they ran."""
+    """The latest successful record per (model, device, settings), ordered by when they ran.
+    The number of rounds is not part of the settings here: it says how often, not what, was measured
+    (a newer 1-round run replaces a 3-round one; --resume still tells them apart)."""
     latest: dict[tuple, BenchRecord] = {}
     for record in records:
         if not record.ok or (profile is not None and record.profile != profile):
             continue
         device = record.device.get("serialno") or record.device.get("serial")  # serialno survives reconnects
-        key = (record.model, record.profile, device, record.settings_key)
+        measured = {k: v for k, v in (record.settings or {}).items() if k != "rounds"}
+        key = (record.model, record.profile, device, settings_key(measured))
         latest.pop(key, None)  # re-insert so the order follows the latest run
         latest[key] = record
     return list(latest.values())
