@@ -432,6 +432,29 @@ def test_two_bench_processes_on_one_device_take_turns_and_record_what_ran(ready_
     assert not sandbox_file(virtual_device, "/data/local/tmp/edgekit.lock").exists()
 
 
+@pytest.mark.slow
+def test_ctrl_c_during_a_run_gives_the_device_lock_back(ready_workspace, adb_server, virtual_device):
+    """The workers are daemon threads that die with the process: the main thread releases the
+    locks they hold, so an interrupted bench does not leave the device busy for other hosts."""
+    import signal
+
+    lock = sandbox_file(virtual_device, "/data/local/tmp/edgekit.lock")
+    env = dict(os.environ, EDGEKIT_WORKSPACE=str(ready_workspace))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "edgekit", "bench", SMALL_MODELS[0], "--device", "sd855", "--adb-server", adb_server,
+         "--warmup", "1", "--repeats", "3", "--rounds", "200"],
+        env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert lock.exists(), "the run never took the device's lock"
+    time.sleep(1.0)  # well inside the 200 rounds
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert not lock.exists(), "an interrupted bench left the device locked"
+
+
 def test_no_wait_fails_at_once_on_a_busy_device_before_converting(run_cli, workspace, adb_server, virtual_device):
     from edgekit.device import select_device
     from edgekit.device.lock import device_lock

@@ -48,7 +48,7 @@ def lock_owner() -> str:
 
 
 @contextlib.contextmanager
-def device_locked(device: "Device", options: BenchOptions, notify: Notify) -> Iterator[None]:
+def device_locked(device: "Device", options: BenchOptions, notify: Notify) -> Iterator["LockInfo"]:
     """Hold ``device``'s lock: wait for it (saying so once), or with --no-wait fail at once
     (DeviceBusyError naming the holder)."""
     from edgekit.device.lock import device_lock
@@ -57,8 +57,9 @@ def device_locked(device: "Device", options: BenchOptions, notify: Notify) -> It
         notify(f"device {device.serial} is in use by {holder.describe()}; waiting for it "
                f"(--no-wait fails instead)")
 
-    with device_lock(device, lock_owner(), wait=options.wait, timeout_s=options.lock_timeout_s, on_wait=waiting):
-        yield
+    with device_lock(device, lock_owner(), wait=options.wait, timeout_s=options.lock_timeout_s,
+                     on_wait=waiting) as mine:
+        yield mine
 
 
 class Session:
@@ -80,6 +81,7 @@ class Session:
         self._finished: set[Job] = set()
         self._lock = threading.Lock()
         self._crash: Optional[BaseException] = None
+        self._held: dict[str, tuple["Device", "LockInfo"]] = {}  # serial -> the lock its worker holds
 
     # -- scheduling
 
@@ -90,9 +92,13 @@ class Session:
                                     daemon=True) for device in devices]
         for worker in workers:
             worker.start()
-        for worker in workers:
-            while worker.is_alive():
-                worker.join(0.2)  # short joins keep Ctrl-C deliverable to the main thread
+        try:
+            for worker in workers:
+                while worker.is_alive():
+                    worker.join(0.2)  # short joins keep Ctrl-C deliverable to the main thread
+        except BaseException:  # Ctrl-C: the daemon workers die with the process, their locks must not
+            self._release_held()
+            raise
         if self._crash is not None:
             raise self._crash
 
@@ -104,13 +110,27 @@ class Session:
             if locked:
                 self._serve(device, work)
             else:
-                with device_locked(device, self.options, self.notify):
-                    self._serve(device, work)
+                with device_locked(device, self.options, self.notify) as mine:
+                    with self._lock:
+                        self._held[device.serial] = (device, mine)
+                    try:
+                        self._serve(device, work)
+                    finally:
+                        with self._lock:
+                            self._held.pop(device.serial, None)
         except EdgekitError as error:  # busy (--no-wait), lost or unusable while locking
             self._drop(device, error)
         except Exception as error:  # a bug, not a device's answer: the calling thread raises it
             with self._lock:
                 self._crash = self._crash or error
+
+    def _release_held(self) -> None:
+        from edgekit.device.lock import release_lock
+
+        with self._lock:
+            held = list(self._held.values())
+        for device, mine in held:
+            release_lock(device, mine)
 
     def _serve(self, device: "Device", work: JobQueue[Job]) -> None:
         remote = RemoteDir(device, self.options.remote_dir, call_timeout_s=self.options.device_timeout_s)

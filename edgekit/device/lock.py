@@ -41,6 +41,7 @@ LOCK_PATH = "/data/local/tmp/edgekit.lock"
 HEARTBEAT_S = 10.0
 STALE_AFTER_S = 60.0  # several missed heartbeats
 POLL_S = 1.0  # how often a waiting run asks again
+RELEASE_TIMEOUT_S = 5.0  # giving the lock back must not hang an exit on a stalled device
 BREAKING_STALE_S = 60  # a breaker that died holding the .breaking folder
 _ACQUIRED, _HELD = "EDGEKIT_LOCK_ACQUIRED", "EDGEKIT_LOCK_HELD"
 _LOST = 3  # exit status of the heartbeat script: the lock is no longer ours
@@ -225,7 +226,15 @@ def device_lock(device: "Device", owner: str, *, wait: bool = True, timeout_s: O
     finally:
         heartbeat.stopping.set()
         heartbeat.join(timeout=1.0)
-        try:
-            device.shell(_release_script(path, mine.run_id))
-        except DeviceError as e:  # the device went away: the lock goes stale and is taken over
-            log.warning("could not release the lock %s on %s: %s", path, device.serial, e)
+        release_lock(device, mine)
+
+
+def release_lock(device: "Device", mine: LockInfo, *, timeout_s: float = RELEASE_TIMEOUT_S) -> None:
+    """Give back the lock ``mine`` took (nothing happens when another run holds it now).
+
+    ``device_lock`` calls it on leaving its block; a process interrupted while worker threads
+    hold locks calls it from the main thread, as those threads die with the process."""
+    try:
+        device.shell(_release_script(mine.path, mine.run_id), timeout=timeout_s)
+    except DeviceError as e:  # the device went away: the lock goes stale and is taken over
+        log.warning("could not release the lock %s on %s: %s", mine.path, device.serial, e)
