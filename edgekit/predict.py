@@ -159,7 +159,7 @@ def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], 
     host = _host_model(model, workspace, pretrained, overrides)
     description = host.description
     description.feed_hw()  # UsageError naming what to give when a dynamic input has no size
-    batch = Transform(description.preprocess).batch(decoded)
+    batch = Transform(description.preprocess).batch(decoded, names=[str(image) for image in images])
     try:
         logits = run_nb(host.nb_path, batch, threads=threads)
     except RuntimeCrashError as e:

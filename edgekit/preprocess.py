@@ -57,9 +57,18 @@ class Transform:
             rgb = rgb[:, :, ::-1]
         return normalize_chw(rgb, spec.mean, spec.std, spec.scale)
 
-    def batch(self, images: Sequence[Image]) -> np.ndarray:
-        """Images → float32 NCHW batch (they must come out of the same size: crop or fixed resize)."""
-        tensors = [self(image) for image in images]
+    def batch(self, images: Sequence[Image], names: Optional[Sequence[Union[str, Path]]] = None) -> np.ndarray:
+        """Images → float32 NCHW batch (they must come out of the same size: crop or fixed resize).
+
+        ``names`` (the images' files, for decoded arrays) start the message of an image refused."""
+        tensors = []
+        for index, image in enumerate(images):
+            try:
+                tensors.append(self(image))
+            except InvalidInputError as e:
+                if names is None:
+                    raise
+                raise InvalidInputError(f"{names[index]}: {e}") from None
         shapes = {t.shape for t in tensors}
         if len(shapes) > 1:
             raise InvalidInputError(f"the preprocessing gives images of different sizes ({len(shapes)} shapes): "

@@ -205,3 +205,5 @@ def test_huge_and_extreme_images_are_refused_before_allocating(tmp_path):
     assert rgb.shape == (1, 20000, 3)
     with pytest.raises(InvalidInputError, match="would make 5120000x256 pixels"):
         Preprocess()(rgb)
+    with pytest.raises(InvalidInputError, match=r"strip.png: image of 20000x1: .*would make 5120000x256 pixels"):
+        Transform(PreprocessSpec()).batch([rgb], names=[strip])  # predict's batch names the file
