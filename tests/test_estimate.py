@@ -89,6 +89,22 @@ def test_int8_estimate_and_interval():
     assert result.fitted_on["published"]["source"] == "paddle-lite-benchmark-doc"
 
 
+def test_a_published_figure_outside_the_interval_is_flagged_with_its_era():
+    """The seed's int8 figure is of the Paddle Lite v2.6 era; the int8 fit is on Paddle Lite 2.11's table."""
+    result = estimate_latency("MobileNetV3_large_x1_0_ssld_int8", "sd855")
+    assert result.fitted_on["tables"] == "Paddle Lite release/v2.11 table"
+    assert result.published["table"] == "seed table, Paddle Lite v2.6 era"
+    lo, hi = result.interval_ms
+    assert not lo <= result.published["latency_ms"] <= hi
+    assert result.published["disagreement"] == ("seed table, Paddle Lite v2.6 era: 14.39 ms, outside the estimate's "
+                                                f"[{lo:.2f}-{hi:.2f}] ms from Paddle Lite release/v2.11 table "
+                                                "(another table/era)")
+    assert f"    ! {result.published['disagreement']}" in result.to_text().splitlines()
+    agreeing = estimate_latency("MobileNetV2", "sd845")  # 37.61 ms published, within the interval
+    assert agreeing.interval_ms[0] <= agreeing.published["latency_ms"] <= agreeing.interval_ms[1]
+    assert agreeing.published["disagreement"] is None and "!" not in agreeing.to_text()
+
+
 def test_too_little_data_is_said_not_guessed():
     with pytest.raises(UsageError, match="too little data"):
         estimate_latency("MobileNetV2", "sd625", threads=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ def test_select_sd855_10ms_frontier_with_sources(run_cli, workspace: Path):
     assert models and all(m["latency_ms"] <= 10 for m in models)
     assert all(m["latency_source"].startswith(("published: ", "estimated", "measured here")) for m in models)
     assert any(m["latency_source"].startswith("published") for m in models)
-    assert any(m["latency_source"] == "estimated" for m in models)  # int8 variants without a table
+    assert any(m["latency_source"].startswith("estimated (") for m in models)  # int8 variants without a table
     front = sorted((m for m in models if m["frontier"]), key=lambda m: m["latency_ms"])
     assert front and all(a["top1"] < b["top1"] for a, b in zip(front, front[1:]))
     # nothing fitting is both faster and more accurate than a frontier model
@@ -40,7 +41,7 @@ def test_phone_results_change_the_selection(workspace: Path):
     store.append(phone_record("MobileNetV3_small_x1_0_ssld", 12.5))  # this phone is slower
     after = {c.model: c for c in select_models("sd855", 10, workspace=Workspace.open(workspace))}
     changed = after["MobileNetV3_small_x1_0_ssld"]
-    assert changed.latency_source == "measured here" and changed.latency_ms == 12.5 and not changed.fits
+    assert changed.latency_source == "measured here (Paddle Lite v2.13)" and changed.latency_ms == 12.5 and not changed.fits
     assert [m for m, c in after.items() if c.frontier] != [m for m, c in before.items() if c.frontier]
 
 
@@ -52,7 +53,38 @@ def test_imported_phone_results_change_the_selection(run_cli, workspace: Path, t
     run_cli("results", "import", str(result_file), "--device", "sd855", "--tool-version", "2.6", check=True)
     after = {c.model: c for c in select_models("sd855", 10, workspace=Workspace.open(workspace))}
     imported = after["MobileNetV3_small_x0_75"]
-    assert imported.latency_source == "measured here" and imported.latency_ms == 12.05 and not imported.fits
+    assert imported.latency_source == "measured here (Paddle Lite 2.6)" and imported.latency_ms == 12.05 and not imported.fits
+
+
+def test_every_latency_names_its_table_era_and_disagreements_are_flagged(run_cli):
+    """The seed's int8 figure (Paddle Lite v2.6 era) ranked MobileNetV3_large_x1_0_ssld_int8 beside
+    estimates fitted on Paddle Lite 2.11's int8 table, 14.39 ms against 8.66 ms [6.41-10.90], and
+    nothing said so."""
+    doc = json.loads(run_cli("select", "--device", "sd855", "--max-latency-ms", "20", "--int8", "--json",
+                             check=True).stdout)
+    models = {m["model"]: m for m in doc["models"]}
+    assert doc["ranking"] == "measured here > published table > estimated"
+    for m in models.values():  # every figure names its table and its version
+        assert re.search(r"v2\.\d+|\([0-9a-f]{7}\)", m["latency_source"]), m
+        assert m["latency_table"] and m["latency_table"] in m["latency_source"]
+    seeded = models["MobileNetV3_large_x1_0_ssld_int8"]
+    assert seeded["latency_ms"] == reference.get_reference("MobileNetV3_large_x1_0_ssld_int8").sd855_ms
+    assert seeded["latency_table"] == "seed table, Paddle Lite v2.6 era"
+    lo, hi = seeded["estimate_interval_ms"]
+    assert not lo <= seeded["latency_ms"] <= hi
+    assert "Paddle Lite v2.6 era" in seeded["disagreement"] and "release/v2.11" in seeded["disagreement"]
+    estimated = models["MobileNetV3_large_x1_25_int8"]
+    assert estimated["latency_source"] == "estimated (Paddle Lite release/v2.11 table)"
+    assert estimated["latency_ms"] == estimated["estimate_ms"] and estimated["disagreement"] is None
+    # a published figure within the estimate's interval is not flagged
+    agreeing = [m for m in models.values() if m["latency_source"].startswith("published")
+                and m["estimate_interval_ms"][0] <= m["latency_ms"] <= m["estimate_interval_ms"][1]]
+    assert agreeing and all(m["disagreement"] is None for m in agreeing)
+    assert set(doc["latency_tables"]["int8"]) == {"seed table, Paddle Lite v2.6 era", "Paddle Lite release/v2.11 table"}
+    text = run_cli("select", "--device", "sd855", "--max-latency-ms", "20", "--int8", check=True).stdout
+    assert "int8 figures mix 2 tables/eras" in text and "measured here > published table > estimated" in text
+    assert f"{seeded['latency_ms']}!" in text
+    assert f"  MobileNetV3_large_x1_0_ssld_int8: {seeded['disagreement']}" in text
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -48,7 +48,7 @@ def select(profile: str, max_latency_ms: float, max_storage_mb: Optional[float],
     """The models that fit a latency (and storage) budget on a device profile, best top-1 first,
     with their Pareto frontier; each figure says whether it was measured here, published or estimated."""
     from edgekit._table import format_table
-    from edgekit.estimate.select import plot_selection, require_figures, select_models
+    from edgekit.estimate.select import plot_selection, require_figures, select_models, table_mix
 
     candidates = select_models(profile, max_latency_ms, max_storage_mb=max_storage_mb, int8=int8,
                                threads=threads, workspace=open_workspace(workspace))
@@ -57,7 +57,7 @@ def select(profile: str, max_latency_ms: float, max_storage_mb: Optional[float],
         plot_selection(candidates, Path(plot), profile=profile, max_latency_ms=max_latency_ms, threads=threads)
     shown = [c.to_dict() for c in candidates if c.fits or show_all]
 
-    def render(rows: list[dict]) -> str:
+    def render(rows: list[dict], tables: dict[str, dict[str, int]]) -> str:
         if not rows:
             return f"no model fits {max_latency_ms:g} ms on {profile}"
         def cell(row: dict, column: str):
@@ -65,13 +65,26 @@ def select(profile: str, max_latency_ms: float, max_storage_mb: Optional[float],
                 return "*" if row[column] else ""
             if column == "top1" and row[column] is not None and not row["top1_source"].startswith("published"):
                 return f"{row[column]:.3f}~"  # the fp32 model's: int8 top-1 not measured
+            if column == "latency_ms" and row["disagreement"]:
+                return f"{row[column]}!"
             return row[column]
 
         table = format_table(SELECT_COLUMNS, [[cell(r, c) for c in SELECT_COLUMNS] for r in rows])
         notes = ["* = on the Pareto frontier (no faster model is more accurate)"]
         if any(not r["top1_source"].startswith("published") and r["top1"] is not None for r in rows):
             notes.append("~ = the fp32 model's top-1 (this int8 model's is not measured)")
+        notes.append("latency that ranks: measured here > published table > estimated")
+        for precision, counts in tables.items():
+            if len(counts) > 1:
+                notes.append(f"  {precision} figures mix {len(counts)} tables/eras: "
+                             + "; ".join(f"{t} ({n})" for t, n in counts.items()))
+        flagged = [r for r in rows if r["disagreement"]]
+        if flagged:
+            notes.append("! = the figure that ranks lies outside the estimate's interval:")
+            notes += [f"  {r['model']}: {r['disagreement']}" for r in flagged]
         return "\n".join([table, *notes])
 
     emit({"profile": profile, "threads": threads, "max_latency_ms": max_latency_ms, "max_storage_mb": max_storage_mb,
-          "models": shown, "plot": plot}, as_json, lambda data: render(data["models"]))
+          "models": shown, "latency_tables": table_mix([c for c in candidates if c.fits or show_all]),
+          "ranking": "measured here > published table > estimated", "plot": plot},
+         as_json, lambda data: render(data["models"], data["latency_tables"]))

@@ -24,6 +24,8 @@ FEATURES_FILE = "zoo_features.csv"
 SSLD_SUFFIX = "_ssld"
 MEASURED = "measured here"
 SEED = "paddleclas-seed-table"
+# The seed's figures came from PaddleClas's benchmark.sh with its benchmark_bin_v8 of Paddle Lite v2.6's time.
+SEED_ERA = "Paddle Lite v2.6 era"
 SEED_URL = ("https://github.com/PaddlePaddle/PaddleClas/blob/49dcb5ca93a8ee85c154c0420881550a5e8cab99/"
             "docs/en/models/Mobile_en.md")
 # Ranking of published sources (lower is preferred): the seed is what edgekit reproduces;
@@ -61,13 +63,28 @@ class LatencyRow:
         return self.source == MEASURED
 
     def describe_source(self) -> str:
-        """A short label: 'seed table', 'Paddle Lite release/v2.11', 'measured here'."""
+        """A short label naming the table and its era: 'seed table, Paddle Lite v2.6 era',
+        'Paddle Lite release/v2.11 table', 'measured here (Paddle Lite v2.13)'. Tables of different
+        Paddle Lite releases differ by tens of percent (int8 most), so a figure never goes without it."""
         if self.source == "paddle-lite-benchmark-doc":
-            return f"Paddle Lite {self.source_version.split(' ')[0]}"
-        return SHORT_SOURCE_NAMES.get(self.source, self.source)
+            return f"Paddle Lite {self.source_version.split(' ')[0]} table"
+        if self.source == SEED:
+            return f"seed table, {SEED_ERA}"
+        if self.source == MEASURED:
+            return f"{MEASURED} (Paddle Lite {self.source_version})" if self.source_version else MEASURED
+        commit = _commit_of(self.source_url)
+        name = SHORT_SOURCE_NAMES.get(self.source, self.source)
+        return f"{name} ({commit})" if commit and commit not in name else name
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def _commit_of(url: str) -> str:
+    """The short commit of a GitHub ``/blob/<commit>/`` address ('' when there is none)."""
+    parts = url.split("/blob/", 1)
+    commit = parts[1].split("/", 1)[0] if len(parts) == 2 else ""
+    return commit[:7] if len(commit) >= 7 and all(c in "0123456789abcdef" for c in commit) else ""
 
 
 def architecture(name: str) -> str:
@@ -86,7 +103,7 @@ def _seed_rows() -> list[LatencyRow]:
         rows.append(LatencyRow(profile="sd855", threads=1, precision=INT8 if is_int8 else FP32, model=base,
                                latency_ms=model.sd855_ms, source=SEED, source_version="PaddleClas Mobile_en.md (49dcb5c)",
                                source_url=SEED_URL, published_name=model.name, soc="Snapdragon 855",
-                               note="benchmark.sh of PaddleClas (benchmark_bin_v8, Paddle Lite v2.6 era), 1 thread"))
+                               note=f"benchmark.sh of PaddleClas (benchmark_bin_v8, {SEED_ERA}), 1 thread"))
     return rows
 
 

@@ -92,15 +92,34 @@ class FittedCondition:
     cv: fit.CrossValidation
     holdout: Optional[str]
 
+    def basis(self) -> str:
+        """The tables (and eras) the fit stands on: 'Paddle Lite release/v2.11 table', '+ 2 measured
+        here', 'scaled from seed table (...)'."""
+        ds = self.dataset.without(self.holdout)
+        published = [r for r in ds.rows if not r.measured]
+        parts = [published[0].describe_source()] if published else []
+        if ds.measured:
+            parts.append(f"{len(ds.measured)} measured here")
+        if isinstance(self.model, fit.ScaledModel):
+            seed_row = next((r for r in data.published_rows() if r.source == data.SEED), None)
+            parts.append(f"scaled from {seed_row.describe_source() if seed_row else 'sd855 1-thread fp32'}")
+        return " + ".join(parts) or "nothing"
+
+    def estimate(self, features: ModelFeatures) -> tuple[float, tuple[float, float]]:
+        """The estimate of ``features`` and its interval (the condition's cross-validated error)."""
+        latency = self.model.predict(features)
+        half = self.cv.interval
+        return round(latency, 3), (round(latency * (1 - half), 3), round(latency * (1 + half), 3))
+
     def fitted_on(self) -> dict:
         ds = self.dataset.without(self.holdout)
         published = [r for r in ds.rows if not r.measured]
         out: dict = {"condition": ds.describe(), "architectures": len(ds.architectures),
-                     "measured_here": [r.published_name for r in ds.measured]}
+                     "measured_here": [r.published_name for r in ds.measured], "tables": self.basis()}
         if published:
             first = published[0]
-            out["published"] = {"source": first.source, "version": first.source_version, "url": first.source_url,
-                                "rows": len(published)}
+            out["published"] = {"table": first.describe_source(), "source": first.source,
+                                "version": first.source_version, "url": first.source_url, "rows": len(published)}
         if isinstance(self.model, fit.ScaledModel):
             out["reference"] = "sd855, 1 thread, fp32 (the seed table), per-kind model"
         out["model"] = self.model.describe()
@@ -151,24 +170,18 @@ class LatencyEstimate:
                  f"  interval: ±{cv['interval_rel'] * 100:.1f}% from leave-one-architecture-out error over "
                  f"{cv['architectures']} architectures ({cv['within_10pct'] * 100:.0f}% within ±10%)",
                  f"  fitted on: {_describe_fit(self.fitted_on)}"]
-        if self.published:
-            lines.append(f"  published: {self.published['latency_ms']:.2f} ms ({self.published['source']} "
-                         f"{self.published['source_version']})")
-        if self.measured:
-            lines.append(f"  measured here: {self.measured['latency_ms']:.2f} ms")
+        for kind, figure in (("published", self.published), ("measured", self.measured)):
+            if figure:
+                lines.append(f"  {kind}: {figure['latency_ms']:.2f} ms ({figure['table']})")
+                if figure["disagreement"]:
+                    lines.append(f"    ! {figure['disagreement']}")
         if self.refit:
             lines.append(f"  refit with {self.refit['measured_rows']} phone run(s): {_describe_refit(self.refit)}")
         return "\n".join(lines)
 
 
 def _describe_fit(fitted: dict) -> str:
-    parts = [f"{fitted['condition']}, {fitted['architectures']} architectures"]
-    if "published" in fitted:
-        parts.append(f"{fitted['published']['source']} {fitted['published']['version']}")
-    if fitted.get("measured_here"):
-        parts.append(f"{len(fitted['measured_here'])} measured here")
-    if "reference" in fitted:
-        parts.append(f"scaled from {fitted['reference']}")
+    parts = [f"{fitted['condition']}, {fitted['architectures']} architectures", fitted["tables"]]
     if "held_out" in fitted:
         parts.append(f"without {fitted['held_out']}")
     return "; ".join(parts)
@@ -208,17 +221,16 @@ def estimate_latency(model: ModelArg, profile: str, *, threads: int = 1, workspa
     if holdout_arch is not None:
         _check_holdout(holdout, holdout_arch, (profile, threads, precision), measured)
     fitted = fit_condition(profile, threads, precision, holdout=holdout_arch, measured=measured)
-    latency = fitted.model.predict(features)
-    half = fitted.cv.interval
+    latency, interval = fitted.estimate(features)
     name = features.model
     published = data.published_figure(name, profile, threads, precision)
     own = [r for r in measured if (r.profile, r.threads, r.precision) == (profile, threads, precision)
            and r.architecture == data.architecture(name)]
     return LatencyEstimate(
-        model=features.model, profile=profile, threads=threads, precision=precision, latency_ms=round(latency, 3),
-        interval_ms=(round(latency * (1 - half), 3), round(latency * (1 + half), 3)),
-        cross_validation=fitted.cv.to_dict(), fitted_on=fitted.fitted_on(),
-        published=_row_summary(published), measured=_row_summary(own[0]) if own else None,
+        model=features.model, profile=profile, threads=threads, precision=precision, latency_ms=latency,
+        interval_ms=interval, cross_validation=fitted.cv.to_dict(), fitted_on=fitted.fitted_on(),
+        published=_row_summary(published, fitted, latency, interval),
+        measured=_row_summary(own[0], fitted, latency, interval) if own else None,
         refit=_refit_change(profile, threads, precision, holdout_arch, measured) if refit else None)
 
 
@@ -232,11 +244,25 @@ def _check_holdout(holdout: str, arch: str, condition: tuple[str, int, str],
                          "nothing to hold out")
 
 
-def _row_summary(row: Optional[data.LatencyRow]) -> Optional[dict]:
+def disagreement(row: data.LatencyRow, fitted: FittedCondition, latency: float,
+                 interval: tuple[float, float]) -> Optional[str]:
+    """Why a published or measured figure and the estimate disagree, when the figure lies outside
+    the estimate's interval (None otherwise): most often tables of different Paddle Lite eras."""
+    lo, hi = interval
+    if lo <= row.latency_ms <= hi:
+        return None
+    table, basis = row.describe_source(), fitted.basis()
+    why = "" if basis.startswith(table) else " (another table/era)"
+    return f"{table}: {row.latency_ms:.2f} ms, outside the estimate's [{lo:.2f}-{hi:.2f}] ms from {basis}{why}"
+
+
+def _row_summary(row: Optional[data.LatencyRow], fitted: FittedCondition, latency: float,
+                 interval: tuple[float, float]) -> Optional[dict]:
     if row is None:
         return None
-    return {"latency_ms": row.latency_ms, "source": row.source, "source_version": row.source_version,
-            "url": row.source_url, "published_name": row.published_name}
+    return {"latency_ms": row.latency_ms, "table": row.describe_source(), "source": row.source,
+            "source_version": row.source_version, "url": row.source_url, "published_name": row.published_name,
+            "disagreement": disagreement(row, fitted, latency, interval)}
 
 
 def _refit_change(profile: str, threads: int, precision: str, holdout: Optional[str],

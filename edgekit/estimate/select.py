@@ -11,7 +11,7 @@ from typing import Optional
 from edgekit import reference as seed
 from edgekit.errors import UsageError
 from edgekit.estimate import data
-from edgekit.estimate.estimator import check_profile, data_summary, fit_condition, phone_rows
+from edgekit.estimate.estimator import check_profile, data_summary, disagreement, fit_condition, phone_rows
 from edgekit.estimate.features import FP32, INT8
 from edgekit.estimate.zoo_features import find_zoo_features
 
@@ -24,34 +24,55 @@ class Candidate:
     model: str
     precision: str
     latency_ms: Optional[float]
-    latency_source: str  # "measured here", "published: <source version>", "estimated", "no data"
+    # "measured here (Paddle Lite v2.13)", "published: <table, era>", "estimated (<tables fitted on>)", "no data"
+    latency_source: str
     top1: Optional[float]
     top1_source: str
     storage_mb: Optional[float]
     storage_source: str
     fits: bool = False
     frontier: bool = False
+    latency_table: str = ""  # the table (and its Paddle Lite era) behind latency_ms
+    estimate_ms: Optional[float] = None  # the latency model's figure, also where a table or a run ranks
+    estimate_interval_ms: Optional[tuple[float, float]] = None
+    disagreement: Optional[str] = None  # the ranking figure lies outside the estimate's interval
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Latency:
+    latency_ms: Optional[float]
+    source: str
+    table: str = ""
+    estimate_ms: Optional[float] = None
+    estimate_interval_ms: Optional[tuple[float, float]] = None
+    disagreement: Optional[str] = None
+
+
 def _latency(name: str, precision: str, profile: str, threads: int,
-             measured: tuple[data.LatencyRow, ...]) -> tuple[Optional[float], str]:
+             measured: tuple[data.LatencyRow, ...]) -> _Latency:
+    """The figure that ranks ``name`` (measured here > published table > estimated), naming its
+    table and era, with the estimate beside it and whether the two disagree."""
     arch = data.architecture(name)
     own = [r for r in measured if (r.profile, r.threads, r.precision) == (profile, threads, precision)
            and r.architecture == arch]
-    if own:
-        return own[-1].latency_ms, data.MEASURED + _same_network(own[-1], name)
-    published = data.published_figure(name, profile, threads, precision)
-    if published is not None:
-        return published.latency_ms, f"published: {published.describe_source()}{_same_network(published, name)}"
+    row = own[-1] if own else data.published_figure(name, profile, threads, precision)
     try:  # the phone runs refit the condition too: they make the estimates of the others better
         fitted = fit_condition(profile, threads, precision, measured=measured)
     except UsageError:
-        return None, "no data"
-    features = find_zoo_features(name)
-    return round(fitted.model.predict(features), 3), ESTIMATED
+        fitted = None
+    features = find_zoo_features(name) if fitted is not None else None
+    estimate, interval = fitted.estimate(features) if features is not None else (None, None)
+    if row is not None:
+        table = row.describe_source()
+        source = (table if row.measured else f"published: {table}") + _same_network(row, name)
+        flag = disagreement(row, fitted, estimate, interval) if estimate is not None else None
+        return _Latency(row.latency_ms, source, table, estimate, interval, flag)
+    if estimate is None:
+        return _Latency(None, "no data")
+    return _Latency(estimate, f"{ESTIMATED} ({fitted.basis()})", fitted.basis(), estimate, interval)
 
 
 def _same_network(row: data.LatencyRow, name: str) -> str:
@@ -116,16 +137,29 @@ def select_models(profile: str, max_latency_ms: float, *, max_storage_mb: Option
     candidates = []
     for name in candidate_names(int8):
         precision = INT8 if seed.split_int8(name)[1] else FP32
-        latency, latency_source = _latency(name, precision, profile, threads, measured)
+        lat = _latency(name, precision, profile, threads, measured)
         top1, top1_source = _top1(name)
         storage, storage_source = _storage(name)
-        fits = (latency is not None and latency <= max_latency_ms
+        fits = (lat.latency_ms is not None and lat.latency_ms <= max_latency_ms
                 and (max_storage_mb is None or (storage is not None and storage <= max_storage_mb)))
-        candidates.append(Candidate(name, precision, latency, latency_source, top1, top1_source,
-                                    storage, storage_source, fits))
+        candidates.append(Candidate(name, precision, lat.latency_ms, lat.source, top1, top1_source,
+                                    storage, storage_source, fits, latency_table=lat.table,
+                                    estimate_ms=lat.estimate_ms, estimate_interval_ms=lat.estimate_interval_ms,
+                                    disagreement=lat.disagreement))
     front = pareto_front([c for c in candidates if c.fits])
     candidates = [dataclasses.replace(c, frontier=c.model in front) for c in candidates]
     return sorted(candidates, key=lambda c: (not c.fits, -(c.top1 or 0), c.latency_ms or 0))
+
+
+def table_mix(candidates: list[Candidate]) -> dict[str, dict[str, int]]:
+    """Per precision, how many latency figures each table (and era) gives: more than one table in
+    a precision means the ranking compares figures of different Paddle Lite releases."""
+    mix: dict[str, dict[str, int]] = {}
+    for c in candidates:
+        if c.latency_ms is not None:
+            tables = mix.setdefault(c.precision, {})
+            tables[c.latency_table] = tables.get(c.latency_table, 0) + 1
+    return mix
 
 
 def require_figures(candidates: list[Candidate], profile: str, threads: int) -> None:
@@ -151,7 +185,7 @@ def plot_selection(candidates: list[Candidate], path, *, profile: str, max_laten
     colours = {data.MEASURED: "tab:green", ESTIMATED: "tab:orange"}
     fig, ax = plt.subplots(figsize=(8, 5.5))
     for c in shown:
-        kind = c.latency_source if c.latency_source in colours else "published"
+        kind = next((k for k in colours if c.latency_source.startswith(k)), "published")
         ax.scatter(c.latency_ms, c.top1 * 100, s=30 if c.fits else 12, alpha=1.0 if c.fits else 0.35,
                    color=colours.get(kind, "tab:blue"), marker="s" if c.precision == INT8 else "o")
         if c.frontier:
