@@ -152,3 +152,24 @@ def test_latest_per_model_device_and_settings():
 def test_precision_from_name():
     assert precision_name("MobileNetV3_large_x1_0_ssld_int8") == "int8"
     assert precision_name("MobileNetV3_large_x1_0_ssld") == "fp32"
+
+
+def test_console_states_the_input_shapes_the_runs_used(tmp_path: Path):
+    """Each model runs at its own described shape: the settings line names those, not the sweep's
+    default 1,3,224,224 (a 3x48x192 model's line said 224 while it ran at 48x192)."""
+    from edgekit.bench.console import format_outcome
+    from edgekit.bench.outcome import BenchOutcome
+    from edgekit.bench.settings import BenchSettings
+
+    default = BenchSettings(warmup=10, repeats=30, threads=1, power_mode=0, input_shape="1,3,224,224")
+    textline = make_record("textline", settings={**SETTINGS, "input_shape": "1,3,48,192"}, virtual=True)
+    zoo = make_record("MobileNetV1", virtual=True)
+
+    def line(records: tuple) -> str:
+        outcome = BenchOutcome(records=records, skipped=(), unfinished=(), failures=(), lost_devices=(),
+                               settings=default, store=tmp_path / "results.jsonl")
+        return next(l for l in format_outcome(outcome).splitlines() if l.startswith("settings:"))
+
+    assert "input 1,3,48,192;" in line((textline,)) and "224" not in line((textline,))
+    assert "inputs 1,3,48,192 (textline); 1,3,224,224 (MobileNetV1);" in line((textline, zoo))
+    assert "input 1,3,224,224;" in line(())

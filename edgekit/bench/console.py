@@ -26,7 +26,7 @@ def format_outcome(outcome: BenchOutcome) -> str:
     threads = ", ".join(map(str, outcome.threads or (s.threads,)))
     rounds = f", {s.rounds} rounds (median and std of the rounds' averages)" if s.rounds > 1 else ""
     lines.append(f"settings: warmup {s.warmup}, repeats {s.repeats}, threads {threads}, "
-                 f"power_mode {s.power_mode}, input {s.input_shape}{rounds}; results in {outcome.store}")
+                 f"power_mode {s.power_mode}, {_inputs(outcome)}{rounds}; results in {outcome.store}")
     if any(r.kind == KIND_VIRTUAL for r in outcome.records):
         lines.append("virtual device: latency is the host's (x86 .nb), not a phone's")
     if any(r.kind not in (KIND_PHONE, KIND_VIRTUAL) for r in outcome.records):
@@ -39,6 +39,19 @@ def format_outcome(outcome: BenchOutcome) -> str:
         lines.append(f"device {failed['serial']} could not be used: {failed['error']}")
     lines.extend(f"warning: {warning}" for warning in outcome.warnings)
     return "\n".join(lines)
+
+
+def _inputs(outcome: BenchOutcome) -> str:
+    """The input shapes the runs used: each model runs at its own described shape unless
+    --input-shape said otherwise, so the sweep's default shape may be none of them."""
+    models: dict[str, list[str]] = {}
+    for r in outcome.records:
+        shape = r.settings.get("input_shape") or outcome.settings.input_shape
+        if r.model not in models.setdefault(shape, []):
+            models[shape].append(r.model)
+    if len(models) <= 1:
+        return f"input {next(iter(models), outcome.settings.input_shape)}"
+    return "inputs " + "; ".join(f"{shape} ({', '.join(names)})" for shape, names in models.items())
 
 
 def kind_label(record: BenchRecord) -> str:
