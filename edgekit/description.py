@@ -218,16 +218,18 @@ def imagenet_labels() -> list[str]:
 
 def read_labels(path: Union[str, Path]) -> tuple[str, ...]:
     """Labels of a PaddleClas ``class_id_map_file`` (``id name`` per line, the name may hold
-    spaces; ids 0..N-1, each once) or of a plain list (one name per line, index = class id)."""
+    spaces; ids 0..N-1, each once) or of a plain list (one name per line, index = class id).
+    Lines of one word each are names, numbers included (``0 90 180 270``: rotation classes); a
+    UTF-8 byte-order mark (Windows editors write one) is not part of the first line."""
     path = Path(path).expanduser()
     try:
-        lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+        lines = [line.strip() for line in path.read_text(encoding="utf-8-sig").splitlines()]
     except (OSError, UnicodeDecodeError) as e:
         raise InvalidInputError(f"cannot read label file {path}: {getattr(e, 'strerror', None) or e}") from None
     lines = [line for line in lines if line]
     if not lines:
         raise InvalidInputError(f"label file {path} holds no label")
-    if not all(line.split(maxsplit=1)[0].isdigit() for line in lines):
+    if not all(line.split(maxsplit=1)[0].isdigit() for line in lines) or all(len(line.split()) == 1 for line in lines):
         return tuple(lines)
     labels: dict[int, str] = {}
     for number, line in enumerate(lines, start=1):

