@@ -63,21 +63,42 @@ def sd855_detail(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot(results: list[dict], path: str) -> None:
+# A condition is drawn in its profile's colour with its (threads, precision) marker: 19 conditions
+# got 10 default colours before, so sd625 fp32 and sd855 4 threads shared one.
+CONDITION_MARKERS = {(1, "fp32"): "o", (1, "int8"): "s", (2, "fp32"): "^", (2, "int8"): "v",
+                     (4, "fp32"): "D", (4, "int8"): "P"}
+
+
+def condition_styles(conditions: list[tuple[str, int, str]]) -> dict[tuple[str, int, str], tuple[str, str]]:
+    """(colour, marker) of each (profile, threads, precision): one colour per profile (tab10, then
+    tab20's light shades), one marker per threads and precision, so no two conditions look alike."""
+    import matplotlib
+
+    profiles = sorted({p for p, _, _ in conditions})
+    palette = [matplotlib.colors.to_hex(c) for c in matplotlib.colormaps["tab10"].colors]
+    palette += [matplotlib.colors.to_hex(c) for c in matplotlib.colormaps["tab20"].colors[1::2]]
+    if len(profiles) > len(palette):
+        raise ValueError(f"{len(profiles)} profiles, {len(palette)} distinct colours")
+    colour = dict(zip(profiles, palette))
+    return {c: (colour[c[0]], CONDITION_MARKERS[c[1:]]) for c in conditions}
+
+
+def figure(results: list[dict]):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    styles = condition_styles([(r["dataset"].profile, r["dataset"].threads, r["dataset"].precision) for r in results])
     fig, axes = plt.subplots(1, 2, figsize=(12, 5.5))
     for ax, baseline in zip(axes, (None, "flops")):
         for r in results:
             cv = r["cv"] if baseline is None else r["baselines"][baseline]
             points = list(cv.predictions.values())
             ds = r["dataset"]
-            ax.scatter([m for _, m in points], [p for p, _ in points], s=14,
-                       marker="s" if ds.precision == "int8" else "o",
-                       label=f"{ds.profile} {ds.threads}t {ds.precision}")
+            colour, marker = styles[(ds.profile, ds.threads, ds.precision)]
+            ax.scatter([m for _, m in points], [p for p, _ in points], s=16, color=colour, marker=marker,
+                       edgecolors="black", linewidths=0.3, label=f"{ds.profile} {ds.threads}t {ds.precision}")
         ax.plot([1, 1000], [1, 1000], color="black", linewidth=0.8)
         ax.plot([1, 1000], [1.1, 1100], color="grey", linewidth=0.6, linestyle="--")
         ax.plot([1, 1000], [0.9, 900], color="grey", linewidth=0.6, linestyle="--")
@@ -89,8 +110,18 @@ def plot(results: list[dict], path: str) -> None:
         ax.set_ylabel("held-out estimate (ms)")
         ax.set_title("edgekit latency model" if baseline is None else "baseline: latency ∝ FLOPs")
         ax.grid(alpha=0.3, which="both")
-    axes[0].legend(fontsize=6, ncol=2, loc="upper left")
+    # beside the panels, not over their points
+    fig.legend(*axes[0].get_legend_handles_labels(), fontsize=7, loc="center left", bbox_to_anchor=(0.9, 0.5),
+               title="condition (colour: SoC;\nmarker: threads, precision)", title_fontsize=7)
+    fig.subplots_adjust(right=0.88)
     fig.suptitle("Leave-one-architecture-out: every point estimated by a fit that never saw it (dashed: ±10%)")
+    return fig
+
+
+def plot(results: list[dict], path: str) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = figure(results)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 

@@ -182,3 +182,26 @@ def test_cli_holdout_json_against_the_seed(run_cli):
     assert doc["fitted_on"]["held_out"] == "ShuffleNetV2_x0_5"
     assert doc["published"]["latency_ms"] == reference.get_reference("ShuffleNetV2_x0_5").sd855_ms
     assert abs(doc["latency_ms"] / doc["published"]["latency_ms"] - 1) <= 0.10
+
+
+def test_validation_plot_draws_every_condition_in_its_own_colour_and_marker():
+    """19 conditions in 10 default colours: sd625 fp32 and sd855 4 threads looked alike."""
+    import importlib.util
+
+    import matplotlib.pyplot as plt
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "latency_model.py"
+    spec = importlib.util.spec_from_file_location("latency_model_benchmark", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    results = module.validate()
+    fig = module.figure(results)
+    for ax in fig.axes:
+        looks = {(tuple(c.get_facecolor()[0].round(3)), c.get_paths()[0].vertices.round(3).tobytes())
+                 for c in ax.collections}
+        assert len(ax.collections) == len(results) >= 19 and len(looks) == len(results)
+    # the legend stands beside the panels, over none of their points
+    renderer = fig.canvas.get_renderer()
+    legend = fig.legends[0].get_window_extent(renderer)
+    assert all(not legend.overlaps(ax.get_window_extent(renderer)) for ax in fig.axes)
+    plt.close(fig)

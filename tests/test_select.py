@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from edgekit import reference
 from edgekit.bench.results import ResultStore
-from edgekit.estimate.select import select_models
+from edgekit.estimate.select import select_models, selection_figure
 from edgekit.workspace import Workspace
 from tests.test_estimate import phone_record
 
@@ -85,6 +86,41 @@ def test_every_latency_names_its_table_era_and_disagreements_are_flagged(run_cli
     assert "int8 figures mix 2 tables/eras" in text and "measured here > published table > estimated" in text
     assert f"{seeded['latency_ms']}!" in text
     assert f"  MobileNetV3_large_x1_0_ssld_int8: {seeded['disagreement']}" in text
+
+
+def test_plot_names_every_frontier_model_without_covering_a_name_or_a_point():
+    """The names were placed 3 points right of their points: ShuffleNetV2_x0_33_int8 and
+    MobileNetV3_small_x0_35_int8 were printed over each other and over the points beside them."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    candidates = select_models("sd855", 10, int8=True)
+    fig = selection_figure(candidates, profile="sd855", max_latency_ms=10, threads=1)
+    (ax,) = fig.axes
+    renderer = fig.canvas.get_renderer()
+    for t in ax.texts:
+        t.update_positions(renderer)
+    # the name's own box (an annotation's window extent takes its leader line in too)
+    boxes = {t.get_text().split()[0]: Text.get_window_extent(t, renderer) for t in ax.texts}
+    assert set(boxes) == {c.model for c in candidates if c.frontier}
+    assert {"ShuffleNetV2_x0_33_int8", "MobileNetV3_small_x0_35_int8"} <= set(boxes)
+    names = sorted(boxes)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert not boxes[a].overlaps(boxes[b]), (a, b)
+    points = [ax.transData.transform(xy) for collection in ax.collections for xy in collection.get_offsets()]
+    assert len(points) >= len(candidates) - 5
+    legend = ax.get_legend().get_window_extent(renderer)
+    for box in [*boxes.values(), legend]:
+        grown = box.expanded(1.0, 1.0).padded(4)  # a marker's radius
+        assert not any(grown.contains(x, y) for x, y in points), box
+    for t in ax.texts:  # a leader line passes no point but its own (at least a marker's radius away)
+        (x0, y0), (x1, y1) = t.arrow_patch.get_path().transformed(t.arrow_patch.get_transform()).vertices[[0, -1]]
+        for x, y in points:
+            if math.dist((x, y), (x1, y1)) > 6 and x0 - 4 < x < x1 + 4:
+                along = y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+                assert abs(y - along) > 4, (t.get_text(), x, y)
+    plt.close(fig)
 
 
 @pytest.mark.parametrize("flags, message", [

@@ -171,37 +171,84 @@ def require_figures(candidates: list[Candidate], profile: str, threads: int) -> 
                          f"{'s' if threads > 1 else ''}. Data for {profile}: {summary}")
 
 
-def plot_selection(candidates: list[Candidate], path, *, profile: str, max_latency_ms: float, threads: int) -> None:
+LABEL_FONT = 7  # points
+LABEL_GAP = 1.35  # label pitch, in line heights
+
+
+def selection_figure(candidates: list[Candidate], *, profile: str, max_latency_ms: float, threads: int):
     """Top-1 against latency: every candidate with figures, colour by latency source, the frontier
-    joined, the budget as a vertical line."""
+    joined and named, the budget as a vertical line. The frontier's names stand in a column left of
+    the axes (the y axis is on the right), each joined to its point by a thin line: left of a
+    frontier point, at its height, no candidate within budget can be (it would be faster and as
+    accurate), so the lines cross nothing and the names cover no point."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from edgekit.workspace import atomic_write_bytes
+    import matplotlib.ticker
 
     shown = [c for c in candidates if c.latency_ms is not None and c.top1 is not None]
     colours = {data.MEASURED: "tab:green", ESTIMATED: "tab:orange"}
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10, 5.5))
     for c in shown:
         kind = next((k for k in colours if c.latency_source.startswith(k)), "published")
         ax.scatter(c.latency_ms, c.top1 * 100, s=30 if c.fits else 12, alpha=1.0 if c.fits else 0.35,
                    color=colours.get(kind, "tab:blue"), marker="s" if c.precision == INT8 else "o")
-        if c.frontier:
-            ax.annotate(c.model, (c.latency_ms, c.top1 * 100), fontsize=7, xytext=(3, 3), textcoords="offset points")
     front = sorted((c for c in shown if c.frontier), key=lambda c: c.latency_ms)
     ax.plot([c.latency_ms for c in front], [c.top1 * 100 for c in front], color="black", linewidth=1)
     ax.axvline(max_latency_ms, color="red", linestyle="--", linewidth=1)
     for label, colour in (("measured here", "tab:green"), ("published", "tab:blue"), ("estimated", "tab:orange")):
         ax.scatter([], [], color=colour, label=label)
-    ax.legend(loc="lower right", fontsize=8, title="latency from (square: int8)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=3, fontsize=8,
+              title="latency from (square: int8)", title_fontsize=8)
+    # log latency: the frontier's fast models get room beside the slow ones beyond the budget
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.FuncFormatter(
+        lambda v, _: f"{v:g}" if str(f"{v:g}")[0] in "25" else ""))
+    ax.yaxis.tick_right()
+    ax.yaxis.set_label_position("right")
     ax.set_xlabel(f"latency on {profile}, {threads} thread{'s' if threads > 1 else ''} (ms)")
     ax.set_ylabel("ImageNet top-1 (%)")
     ax.set_title(f"Models within {max_latency_ms:g} ms on {profile}: Pareto frontier")
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both")
+    _label_frontier(ax, front)
+    return fig
+
+
+def _label_frontier(ax, front: list[Candidate]) -> None:
+    """Names in a column left of the axes, at their points' heights, pushed apart just enough not
+    to touch (in axes fractions; the order of the points is kept, so the lines never cross)."""
+    if not front:
+        return
+    ax.figure.canvas.draw()  # fixes the limits the heights are read against
+    height_px = ax.get_window_extent().height
+    gap = LABEL_FONT * LABEL_GAP * ax.figure.dpi / 72 / height_px
+    to_axes = ax.transAxes.inverted()
+    heights = [to_axes.transform(ax.transData.transform((c.latency_ms, c.top1 * 100)))[1] for c in front]
+    order = sorted(range(len(front)), key=lambda i: heights[i])
+    placed = [heights[i] for i in order]
+    for k in range(1, len(placed)):  # upwards: at least one gap above the one below
+        placed[k] = max(placed[k], placed[k - 1] + gap)
+    top = max(1.0, gap * (len(placed) - 1))
+    for k in range(len(placed) - 1, -1, -1):  # then down again where the column ran over the top
+        placed[k] = min(placed[k], top if k == len(placed) - 1 else placed[k + 1] - gap)
+    for k, i in enumerate(order):
+        c = front[i]
+        ax.annotate(f"{c.model}  {c.latency_ms:.2f} ms", (c.latency_ms, c.top1 * 100), xytext=(-0.02, placed[k]),
+                    textcoords="axes fraction", ha="right", va="center", fontsize=LABEL_FONT, annotation_clip=False,
+                    arrowprops={"arrowstyle": "-", "color": "grey", "linewidth": 0.6, "shrinkA": 2, "shrinkB": 3})
+
+
+def plot_selection(candidates: list[Candidate], path, *, profile: str, max_latency_ms: float, threads: int) -> None:
+    """Write ``selection_figure`` as a PNG at ``path`` (atomically)."""
     import io
 
+    import matplotlib.pyplot as plt
+
+    from edgekit.workspace import atomic_write_bytes
+
+    fig = selection_figure(candidates, profile=profile, max_latency_ms=max_latency_ms, threads=threads)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
