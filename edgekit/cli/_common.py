@@ -64,7 +64,8 @@ PRETRAINED_HELP = "Weights: a .pdparams path, an http(s) URL, or 'official' (Pad
 
 _DESCRIPTION_OPTIONS = (
     ("--config", "desc_config", "FILE", "PaddleClas deploy config (PreProcess.transform_ops, PostProcess.Topk) "
-                                        "[default: the manifest's, or inference.yml/inference_cls.yaml beside the model]."),
+                                        "[default: the manifest's, or one beside the model: inference.yml, "
+                                        "inference_cls.yaml or a single inference_*.yaml]."),
     ("--input-size", "desc_input_size", "S|HxW", "Image size fed to the model (needed when its H/W are dynamic)."),
     ("--labels", "desc_labels", "FILE", "Class names: PaddleClas class_id_map_file ('id name' lines) or one name a line."),
     ("--resize-short", "desc_resize_short", "N", "Resize the short side to N (PaddleClas ResizeImage resize_short)."),

@@ -38,7 +38,8 @@ def _render_description(description: dict) -> str:
 
 @app_group.command("build")
 @click.option("--model", required=True, metavar="MODEL_OR_NB",
-              help="A .nb converted for arm, or a zoo name / MODEL_int8 / model folder to convert for arm.")
+              help="A .nb converted for arm, or a zoo name / MODEL_int8 / model folder / .onnx file to convert "
+                   "for arm.")
 @click.option("--paddle-lite-lib", type=click.Path(), metavar="DIR",
               help="Paddle Lite's Android inference library (inference_lite_lib.android.armv8/ or its java/).")
 @click.option("--pretrained", help=PRETRAINED_HELP + " Only for zoo names.")

@@ -57,7 +57,7 @@ def bench(models: tuple[str, ...], all_models: bool, profile: Optional[str], ser
           device_timeout: float, cooldown: float, cooldown_temp: Optional[float], cooldown_timeout: float,
           no_wait: bool, resume: bool, cleanup: bool, remote_dir: str, workspace: Optional[str],
           as_json: bool) -> None:
-    """Benchmark MODELs (zoo names, MODEL_int8, model folders, .nb files) on a device over adb with
+    """Benchmark MODELs (zoo names, MODEL_int8, model folders, .onnx files, .nb files) on a device over adb with
     Paddle Lite's benchmark_bin; converts what is missing and appends every run to the results store.
     One run per device at a time: a device another bench uses is waited for (or --no-wait)."""
     from pathlib import Path

@@ -46,7 +46,7 @@ def export(model: str, pretrained: Optional[str], input_size: str, onnx: bool, f
 @json_option
 def convert(model_or_dir: str, target: str, fp16: bool, pretrained: Optional[str], force: bool,
             workspace: Optional[str], as_json: bool, overrides: object) -> None:
-    """Convert a zoo model, MODEL_int8, or an inference-model folder to a Paddle Lite .nb with opt.
+    """Convert a zoo model, MODEL_int8, an inference-model folder or a .onnx file to a Paddle Lite .nb with opt.
     The model's description (preprocessing, labels) is stored in the .nb's manifest."""
     from edgekit.convert import convert_model
 
@@ -60,7 +60,7 @@ def convert(model_or_dir: str, target: str, fp16: bool, pretrained: Optional[str
 @click.command()
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
 @click.option("--model", "model", required=True, metavar="MODEL_OR_NB",
-              help="A zoo name, MODEL_int8, an inference-model folder, or an x86 .nb file.")
+              help="A zoo name, MODEL_int8, an inference-model folder, a .onnx file, or an x86 .nb file.")
 @click.option("--topk", default=5, show_default=True, type=int)
 @click.option("--threads", default=1, show_default=True, type=int, help="CPU threads of the x86 runtime.")
 @click.option("--pretrained", help=PRETRAINED_HELP + " Only for zoo names.")
