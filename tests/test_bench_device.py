@@ -514,6 +514,7 @@ def test_a_hot_throttled_device_is_warned_about_and_cooldown_temp_waits_within_i
     warnings = result.json()["warnings"]
     assert any("throttled" in w for w in warnings) and any("78.0 °C" in w for w in warnings)
     assert any("still 78.0 °C after waiting" in w for w in warnings)
+    assert not any("--cooldown-temp waits" in w for w in warnings)  # it was given: no advice to give it
     assert "waiting until it is below 60 °C" in result.stderr and "warning:" in result.stderr
 
     hardware_max = int(sandbox_file(virtual_device, "/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").read_text())
@@ -521,6 +522,16 @@ def test_a_hot_throttled_device_is_warned_about_and_cooldown_temp_waits_within_i
     cool = run_cli("bench", "ShuffleNetV2_x0_25", "--device", "sd855", "--adb-server", adb_server, *FAST,
                    "--cooldown-temp", "60", "--json", check=True).json()
     assert cool["warnings"] == [] and cool["results"][0]["extra"]["thermal"]["cooldown"]["reached"] is True
+
+
+def test_the_hot_device_advice_names_cooldown_temp_only_to_who_did_not_give_it():
+    from edgekit.bench.thermal import warnings_for
+
+    hot = {"hottest_c": 78.0, "throttled": False}
+    (advised,) = warnings_for(hot, "before", "phone-1")
+    assert advised.endswith("; --cooldown-temp waits until the device is cooler")
+    (plain,) = warnings_for(hot, "after", "phone-1", cooldown_temp_c=60.0)
+    assert plain == "phone-1: 78.0 °C after the run (hot; 65 °C and above)"
 
 
 # ------------------------------------------------------------------------- kinds and bad input

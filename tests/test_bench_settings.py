@@ -125,6 +125,17 @@ def test_a_thread_list_gives_one_settings_per_count_and_rounds_are_stored_only_w
         BenchSettings.resolve(threads="1,2")
 
 
+@pytest.mark.parametrize("given", ["1,,2", "1,2,", ",4"])
+def test_a_thread_list_with_an_empty_count_is_a_usage_error_naming_it(given, run_cli):
+    """'1,,2' was read as 1,2 without a word."""
+    with pytest.raises(UsageError, match=f"'{given}' leaves one empty"):
+        BenchSettings.resolve_sweep(threads=given)
+    # and before any device is looked for (no device here: that would be exit 5)
+    result = run_cli("bench", "MobileNetV1", "--device", "sd855", "--threads", given)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"edgekit: error: --threads takes thread counts like 1 or 1,2,4 ('{given}' leaves one empty)"
+
+
 @pytest.mark.parametrize("shape, cause", [
     ("1,3,100000,100000", "at most 65536 per dimension"),
     ("64,3,4096,4096", "3.22e+09 values (12 GiB as float32)"),

@@ -56,6 +56,7 @@ def bench_models(models: Sequence[str], workspace: Workspace, *, profile: Option
     overrides = dict(settings or {})
     names = unique(models)
     check_sources(names)
+    BenchSettings.resolve_sweep(None, **overrides)  # the caller's settings, checked before any device work
     devices = pick_devices(names, profile, serial, adb_servers, devices_file,
                            device_timeout_s=options.device_timeout_s)
     device_profile = load_device_profile(profile or devices[0].info.profile)

@@ -214,8 +214,9 @@ class Session:
         raw = self._save_raw(run_id, outputs)
         timings["wall_s"] = time.perf_counter() - clock
         where = f"{device.serial} ({job.label})"
-        self._warn(thermal.warnings_for(state.get("before"), "before", where)
-                   + thermal.warnings_for(state.get("after"), "after", where)
+        limit = self.options.cooldown_temp_c
+        self._warn(thermal.warnings_for(state.get("before"), "before", where, cooldown_temp_c=limit)
+                   + thermal.warnings_for(state.get("after"), "after", where, cooldown_temp_c=limit)
                    + _cooldown_warnings(state.get("cooldown"), where))
         record = self._record(run_id, device, remote, nb, job, started, runs=runs, timings=timings,
                               thermal_state=state, raw=raw)

@@ -107,8 +107,8 @@ def thread_counts(value: Union[int, str, Sequence[Any]]) -> list[int]:
     counts: dict[int, None] = {}
     for part in parts:
         text = str(part).strip()
-        if not text:
-            continue
+        if not text:  # "1,,2" or "1,2,": a count left out is a slip, not a shorter sweep
+            raise UsageError(f"--threads takes thread counts like 1 or 1,2,4 ({value!r} leaves one empty)")
         if not text.isdigit():
             raise UsageError(f"--threads takes thread counts like 1 or 1,2,4 (got {value!r})")
         counts.setdefault(int(text), None)

@@ -35,8 +35,9 @@ def hottest(state: Optional[dict]) -> Optional[float]:
     return (state or {}).get("hottest_c")
 
 
-def warnings_for(state: Optional[dict], when: str, where: str) -> list[str]:
-    """What a reader of the result should know about ``state`` (taken ``when``, on ``where``)."""
+def warnings_for(state: Optional[dict], when: str, where: str, *, cooldown_temp_c: Optional[float] = None) -> list[str]:
+    """What a reader of the result should know about ``state`` (taken ``when``, on ``where``); the
+    advice to use --cooldown-temp only to those who did not (``cooldown_temp_c``)."""
     if not state or "error" in state:
         return []
     found = []
@@ -45,8 +46,8 @@ def warnings_for(state: Optional[dict], when: str, where: str) -> list[str]:
                      f"the device can do")
     temperature = hottest(state)
     if temperature is not None and temperature >= HOT_C:
-        found.append(f"{where}: {temperature:.1f} °C {when} the run (hot; {HOT_C:g} °C and above); "
-                     f"--cooldown-temp waits until the device is cooler")
+        advice = "; --cooldown-temp waits until the device is cooler" if cooldown_temp_c is None else ""
+        found.append(f"{where}: {temperature:.1f} °C {when} the run (hot; {HOT_C:g} °C and above){advice}")
     return found
 
 

@@ -306,10 +306,13 @@ class Device:
                 code, out, err = self._shell_v2(text, clock) if v2 else self._shell_v1(text, clock)
         except DeviceTimeoutError:
             if clock.expired:
-                # adbd stops a shell-protocol command when its stream closes; an old adbd (v1)
-                # only closes its stdin
-                fate = "it was stopped" if v2 else "the device (no shell_v2) may still be running it"
-                raise DeviceTimeoutError(f"{action} on {self.serial} ran past {limit:g} s; {fate}") from None
+                # All that is known: no exit status came back in time. Closing the stream makes a
+                # responsive adbd stop a shell-protocol command; a stalled one says nothing, and an
+                # old adbd (v1) only closes the command's stdin.
+                fate = ("edgekit closed its stream, which stops the command if adbd still responds" if v2
+                        else "the device (no shell_v2) may still be running it")
+                raise DeviceTimeoutError(f"{action} on {self.serial}: no answer (exit status) within {limit:g} s; "
+                                         f"{fate}") from None
             raise
         return ShellResult(text, code, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
