@@ -4,8 +4,9 @@ deployment description.
 =====================  =========================================================================
 MODEL                  becomes
 =====================  =========================================================================
-zoo name               its export (edgekit.export), with the zoo's description
-``NAME_int8``          NAME quantized with the default preset (edgekit.quantize)
+zoo name               its export (edgekit.export), with the zoo's description; at
+                       ``--input-size`` when given (else 224x224)
+``NAME_int8``          NAME (exported likewise) quantized with the default preset (edgekit.quantize)
 folder / .pdmodel      the inference model there; its description from its manifest, a deploy
                        config beside it, or the default (edgekit.artifacts.load_inference_model)
 ``.onnx`` file         converted by X2Paddle and checked (edgekit.onnx_import)
@@ -34,6 +35,7 @@ from edgekit.workspace import Workspace, read_manifest
 NB_FILE = "model.nb"  # what convert writes (edgekit.convert.NB_FILE)
 # A .nb says nothing of its input: without a manifest beside it, it is taken as a 224x224 model.
 BARE_NB_SHAPE = (1, 3, 224, 224)
+ZOO_SIZE = (224, 224)  # (height, width) a zoo name is exported at without --input-size
 BARE_NB_SOURCE = f"{DEFAULT_SOURCE}; a .nb without manifest is taken as 1x3x224x224"
 
 
@@ -77,12 +79,13 @@ def resolve_model(source: Union[Source, Path], workspace: Workspace, *, pretrain
         return _inference(load_inference_model(path, config=overrides.config), "folder", overrides)
     base, is_int8 = split_int8(text)
     _check_zoo_overrides(base, overrides)  # before anything is exported
+    size = overrides.input_size or ZOO_SIZE  # a zoo network is exported at the size asked for
     if is_int8:
         from edgekit.quantize import quantize_model  # PaddleSlim: only for int8 names
 
-        fp32 = describe(_export(base, workspace, pretrained, force=False), overrides)
+        fp32 = describe(_export(base, workspace, pretrained, force=False, input_size=size), overrides)
         return _inference(quantize_model(fp32, workspace, force=force).model, "int8")
-    return _inference(describe(_export(text, workspace, pretrained, force=force), overrides), "zoo")
+    return _inference(describe(_export(text, workspace, pretrained, force=force, input_size=size), overrides), "zoo")
 
 
 def resolve_inference_model(source: Union[Source, Path], workspace: Workspace, *, pretrained: Pretrained = None,
@@ -153,10 +156,11 @@ def description_for(path: Path) -> Optional[ModelDescription]:
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _export(name: str, workspace: Workspace, pretrained: Pretrained, *, force: bool) -> InferenceModel:
+def _export(name: str, workspace: Workspace, pretrained: Pretrained, *, force: bool,
+            input_size: tuple[int, int]) -> InferenceModel:
     from edgekit.export import export_model
 
-    return export_model(name, workspace, pretrained=pretrained, force=force)
+    return export_model(name, workspace, pretrained=pretrained, force=force, input_size=input_size)
 
 
 def _inference(model: InferenceModel, kind: str, overrides: Optional[DescriptionOverrides] = None) -> ResolvedModel:
@@ -177,12 +181,16 @@ def _nb(path: Path, overrides: DescriptionOverrides) -> ResolvedModel:
 
 
 def _check_zoo_overrides(name: str, overrides: DescriptionOverrides) -> None:
-    """Flags that cannot fit a zoo model (its export: 1x3x224x224, 1000 classes) fail before the
-    export is made, so a bad request leaves no artifact."""
+    """Flags that cannot fit a zoo model (its export: 1x3xHxW at --input-size or 224x224, 1000
+    classes) fail before the export is made, so a bad request leaves no artifact."""
     if overrides.empty:
         return
-    shape = (1, 3, 224, 224)
-    check_labels(overrides.apply(zoo_description(224), shape), 1000, name)
+    if overrides.input_size is not None:
+        from edgekit.export import input_hw  # sides the networks take (no paddle imported)
+
+        input_hw(overrides.input_size)
+    size = overrides.input_size or ZOO_SIZE
+    check_labels(overrides.apply(zoo_description(size), (1, 3, *size)), 1000, name)
 
 
 def _no_pretrained_for(what: str, pretrained: Pretrained) -> None:

@@ -227,6 +227,25 @@ def test_dynamic_input_needs_a_size_and_then_runs_at_it(run_cli, images, tmp_pat
     assert report["fidelity"]["images"] == 7 and report["artifact"]["input_shape"][2:] == [-1, -1]
 
 
+def test_zoo_name_with_input_size_is_exported_at_that_size(run_cli, images, workspace):
+    """README: `edgekit export NAME --input-size 48x192`; predict/convert of NAME --input-size 48x192
+    then use that size (they refused it: 'input height is fixed at 224'); a size the networks cannot
+    take fails before any export."""
+    image = str(images[0])
+    data = run_cli("predict", image, "--model", "MobileNetV1_x0_25", "--input-size", "64x128", "--json",
+                   check=True).json()
+    assert data["description"]["input_shape"] == [1, 3, 64, 128]
+    assert data["description"]["preprocess"]["resize_size"] == [128, 64] and data["description"]["labels"] == 1000
+    exports = list((workspace / "export" / "MobileNetV1_x0_25").iterdir())
+    assert len(exports) == 1
+    assert json.loads((exports[0] / "manifest.json").read_text())["settings"]["input_size"] == [64, 128]
+
+    refused = run_cli("convert", "MobileNetV1_x0_25_int8", "--input-size", "50x128")
+    assert refused.returncode == 2 and "--input-size 50x128" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and not (workspace / "quantize").exists()
+    assert len(list((workspace / "export" / "MobileNetV1_x0_25").iterdir())) == 1
+
+
 def test_huge_png_is_one_line_and_an_extreme_strip_stays_small(run_cli, user_model, shared_workspace, tmp_path):
     from test_description import _png
 
