@@ -28,7 +28,7 @@ from typing import Optional, Union
 from edgekit.artifacts import InferenceModel, Pretrained, Source, load_inference_model, looks_like_path
 from edgekit.description import DEFAULT_SOURCE, DescriptionOverrides, ModelDescription, check_labels, \
     default_description, find_config, read_config, zoo_description
-from edgekit.errors import InvalidInputError, UsageError
+from edgekit.errors import InvalidInputError, UnknownModelError, UsageError
 from edgekit.reference import split_int8
 from edgekit.workspace import Workspace, read_manifest
 
@@ -83,7 +83,12 @@ def resolve_model(source: Union[Source, Path], workspace: Workspace, *, pretrain
     if is_int8:
         from edgekit.quantize import quantize_model  # PaddleSlim: only for int8 names
 
-        fp32 = describe(_export(base, workspace, pretrained, force=False, input_size=size), overrides)
+        try:
+            fp32 = describe(_export(base, workspace, pretrained, force=False, input_size=size), overrides)
+        except UnknownModelError as e:  # 'cls_int8' after 'edgekit quantize cls.onnx' printed that name
+            hint = f" (did you mean {', '.join(n + '_int8' for n in e.close_matches)}?)" if e.close_matches else ""
+            raise UsageError(f"unknown model {text!r}{hint}: NAME_int8 names a zoo model quantized; for your own "
+                             "model give the folder 'edgekit quantize' printed") from None
         return _inference(quantize_model(fp32, workspace, force=force).model, "int8")
     return _inference(describe(_export(text, workspace, pretrained, force=force, input_size=size), overrides), "zoo")
 

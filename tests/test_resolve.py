@@ -245,6 +245,12 @@ def test_zoo_name_with_input_size_is_exported_at_that_size(run_cli, images, work
     assert len(refused.stderr.strip().splitlines()) == 1 and not (workspace / "quantize").exists()
     assert len(list((workspace / "export" / "MobileNetV1_x0_25").iterdir())) == 1
 
+    # 'edgekit quantize my_model/' prints 'my_model_int8': that name is not a zoo model's
+    unknown = run_cli("convert", "my_model_int8")
+    assert unknown.returncode == 2 and "'my_model_int8'" in unknown.stderr
+    assert "give the folder 'edgekit quantize' printed" in unknown.stderr
+    assert "did you mean MobileNetV1_int8" in run_cli("convert", "MobileNetV1x_int8").stderr
+
 
 def test_huge_png_is_one_line_and_an_extreme_strip_stays_small(run_cli, user_model, shared_workspace, tmp_path):
     from test_description import _png
