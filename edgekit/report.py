@@ -68,6 +68,11 @@ class ReportRow:
     top1: Optional[float]
     source: str
     run_id: str
+    # the hottest thermal zone before and after the run, and whether a CPU's frequency was capped
+    # then (None: the record has no thermal readings, e.g. an imported file)
+    hottest_before_c: Optional[float] = None
+    hottest_after_c: Optional[float] = None
+    throttled: Optional[bool] = None
 
     @property
     def is_phone(self) -> bool:
@@ -180,7 +185,20 @@ def _row(record: BenchRecord) -> ReportRow:
         top1=ref.top1 if ref else None,
         source=record.source,
         run_id=record.run_id,
+        **_thermal(record.extra.get("thermal")),
     )
+
+
+def _thermal(state: Optional[dict]) -> dict:
+    """The hottest zone before and after the run, and throttled before or after, from the
+    record's snapshots (a snapshot that could not be read has only an "error")."""
+    readable = {when: snap for when in ("before", "after")
+                if isinstance(snap := (state or {}).get(when), dict) and "error" not in snap}
+    if not readable:
+        return {}
+    return {"hottest_before_c": readable.get("before", {}).get("hottest_c"),
+            "hottest_after_c": readable.get("after", {}).get("hottest_c"),
+            "throttled": any(bool(snap.get("throttled")) for snap in readable.values())}
 
 
 def _seed_conditions(settings: dict) -> bool:
@@ -224,8 +242,9 @@ def render_markdown(rows: Sequence[ReportRow], *, profile: Optional[str] = None)
         return _no_rows_message(profile)
     threads = _thread_columns(rows)
     latency_headers = [f"{_threads_name(t)} (ms)" for t in threads]
-    headers = ["Model", "Device", *latency_headers, "Storage (MiB)", "SD855 latency (ms)", "SD855 storage (M)",
-               "Δ latency", "Δ storage"]
+    thermal = any(r.throttled is not None for r in rows)
+    headers = ["Model", "Device", *latency_headers, *(["Hottest °C (before→after)"] if thermal else []),
+               "Storage (MiB)", "SD855 latency (ms)", "SD855 storage (M)", "Δ latency", "Δ storage"]
     lines = ["| " + " | ".join(headers) + " |",
              "|" + "|".join([":--"] * 2 + ["--:"] * (len(headers) - 2)) + "|"]
     groups: dict[tuple, dict[Optional[int], ReportRow]] = {}
@@ -235,22 +254,28 @@ def render_markdown(rows: Sequence[ReportRow], *, profile: Optional[str] = None)
         first = next(iter(by_threads.values()))
         delta = next((r.latency_delta_pct for r in by_threads.values() if r.latency_delta_pct is not None), None)
         cells = [first.model, (first.device or "?") + _KIND_MARKS.get(first.kind, _OTHER_MARK),
-                 *[_fmt_latency(by_threads.get(t)) for t in threads], _fmt(first.storage_mib, 2),
+                 *[_fmt_latency(by_threads.get(t)) for t in threads],
+                 *([_fmt_thermal([by_threads[t] for t in threads if t in by_threads])] if thermal else []),
+                 _fmt(first.storage_mib, 2),
                  _fmt(first.seed_latency_ms, 3), _fmt(first.seed_storage_mb, 1), _fmt_pct(delta),
                  _fmt_storage_delta(first)]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines + _notes(rows))
+    return "\n".join(lines + _notes(rows, thermal=thermal))
 
 
 def _threads_name(threads: Optional[int]) -> str:
     return "threads ?" if threads is None else f"{threads} thread" + ("s" if threads != 1 else "")
 
 
-def _notes(rows: Sequence[ReportRow]) -> list[str]:
+def _notes(rows: Sequence[ReportRow], *, thermal: bool = False) -> list[str]:
     notes = ["", "Latency: average of the measured runs of the benchmark binary; with several rounds, the median "
              "of the rounds' averages ± their standard deviation. Δ latency only for phones under the seed's "
              "conditions (1 thread, input 1x3x224x224). Storage: exact `.nb` size; the seed's \"M\" is MB (10^6 "
              "bytes) in some rows and MiB in others, so Δ storage uses the closer reading and names it."]
+    if thermal:
+        notes.append("Hottest °C: the device's hottest thermal zone before → after the run (one per thread count, "
+                     "in column order); ! throttled: a CPU's frequency was capped before or after it, so its "
+                     "latency is slower than the device can do.")
     if any(row.kind == KIND_VIRTUAL for row in rows):
         notes.append("† edgekit's virtual device: the latency is the host's (x86 `.nb`), not a phone's; not "
                      "compared with the SD855 figures.")
@@ -284,6 +309,18 @@ def _fmt_latency(row: Optional[ReportRow]) -> str:
     if row.latency_std_ms is None:
         return _fmt(row.latency_ms, 3)
     return f"{row.latency_ms:.3f} ± {row.latency_std_ms:.3f}"
+
+
+def _fmt_thermal(rows: Sequence[ReportRow]) -> str:
+    """'41→47' per run, ' / '-joined across thread counts; '! throttled' when any was."""
+    def one(row: ReportRow) -> str:
+        if row.throttled is None:
+            return "-"
+        before, after = (("?" if t is None else f"{t:.0f}") for t in (row.hottest_before_c, row.hottest_after_c))
+        return f"{before}→{after}"
+
+    cells = " / ".join(one(r) for r in rows)
+    return cells + (" ! throttled" if any(r.throttled for r in rows) else "")
 
 
 def _fmt_pct(value: Optional[float]) -> str:

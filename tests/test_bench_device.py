@@ -497,6 +497,11 @@ def test_rounds_and_a_thread_sweep_give_distributions_thermal_snapshots_and_a_si
     row = next(line for line in markdown.splitlines() if line.startswith("| ShuffleNetV2_x0_25 |"))
     one, two = (f"{r['latency']['median_ms']:.3f} ± {r['latency']['std_ms']:.3f}" for r in records)
     assert f"| {one} | {two} |" in row
+    # the thermal snapshots in the report: hottest zone before → after, one per thread count
+    assert "| 2 threads (ms) | Hottest °C (before→after) |" in markdown
+    temps = " / ".join(f"{r['extra']['thermal']['before']['hottest_c']:.0f}→{r['extra']['thermal']['after']['hottest_c']:.0f}"
+                       for r in records)
+    assert f"| {two} | {temps} |" in row
 
 
 def test_a_hot_throttled_device_is_warned_about_and_cooldown_temp_waits_within_its_limit(

@@ -17,7 +17,7 @@ from edgekit import reference
 from edgekit.bench.results import BenchRecord, ResultStore, new_run_id, now_iso
 from edgekit.nb_info import precision_name
 from edgekit.errors import ConfigError, UsageError
-from edgekit.report import MIB, PLOT_FILES, build_rows, make_report, render, render_csv, plot_figure, render_markdown
+from edgekit.report import MIB, PLOT_FILES, Report, build_rows, make_report, render, render_csv, plot_figure, render_markdown
 from edgekit.workspace import Workspace
 
 SETTINGS = {"warmup": 10, "repeats": 30, "threads": 1, "power_mode": 0, "input_shape": "1,3,224,224"}
@@ -222,3 +222,37 @@ def test_plots_leave_the_callers_matplotlib_backend_alone(tmp_path: Path):
                          timeout=120, check=True).stdout
     assert out.strip() == "pdf"
     assert (tmp_path / PLOT_FILES["latency"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def _snapshot(hottest: float, throttled: bool) -> dict:
+    return {"taken_at": 0.0, "zones": {"cpu-1-0-usr": hottest}, "cpus": [], "hottest_c": hottest,
+            "hottest_zone": "cpu-1-0-usr", "throttled": throttled, "throttled_cpus": [0] if throttled else []}
+
+
+def test_report_shows_the_thermal_state_of_runs_that_recorded_it():
+    """bench records thermal snapshots (extra.thermal); the report showed none of it."""
+    cool = record("MobileNetV1", 30.0, 16 * MIB)
+    cool.extra["thermal"] = {"before": _snapshot(41.2, False), "after": _snapshot(47.6, False)}
+    hot = record("ShuffleNetV2_x0_25", 2.5, int(2.7 * MIB))
+    hot.extra["thermal"] = {"before": _snapshot(70.0, False), "after": _snapshot(78.4, True)}
+    unreadable = record("MobileNetV2", 23.0, 14 * MIB)
+    unreadable.extra["thermal"] = {"before": {"error": "no access"}, "after": {"error": "no access"}}
+    imported = record("MobileNetV3_small_x0_35", 2.6, 7 * MIB)  # a results import: no thermal key at all
+    rows = {r.model: r for r in build_rows([cool, hot, unreadable, imported])}
+    assert (rows["MobileNetV1"].hottest_before_c, rows["MobileNetV1"].hottest_after_c,
+            rows["MobileNetV1"].throttled) == (41.2, 47.6, False)
+    assert (rows["ShuffleNetV2_x0_25"].hottest_after_c, rows["ShuffleNetV2_x0_25"].throttled) == (78.4, True)
+    assert rows["MobileNetV2"].throttled is None and rows["MobileNetV3_small_x0_35"].throttled is None
+
+    markdown = render_markdown(list(rows.values()))
+    assert "| Hottest °C (before→after) |" in markdown.splitlines()[0]
+    line = {l.split(" | ")[0]: l for l in markdown.splitlines() if l.startswith("| ")}
+    assert "| 41→48 |" in line["| MobileNetV1"] and "| 70→78 ! throttled |" in line["| ShuffleNetV2_x0_25"]
+    assert "| - |" in line["| MobileNetV2"]
+    assert "Hottest °C: the device's hottest thermal zone before → after the run" in markdown
+    parsed = {r["model"]: r for r in csv.DictReader(io.StringIO(render_csv(list(rows.values()))))}
+    assert (parsed["ShuffleNetV2_x0_25"]["hottest_before_c"], parsed["ShuffleNetV2_x0_25"]["throttled"]) == ("70.0", "True")
+    doc = json.loads(render(Report(rows=tuple(rows.values())), "json"))
+    assert {r["model"]: r["throttled"] for r in doc["rows"]}["MobileNetV1"] is False
+    # a report of runs without thermal readings keeps its columns
+    assert "Hottest" not in render_markdown([rows["MobileNetV2"], rows["MobileNetV3_small_x0_35"]])
