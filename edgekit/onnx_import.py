@@ -20,6 +20,7 @@ the description and the tools' versions; the same request reuses it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 import shutil
@@ -314,6 +315,25 @@ def import_settings(onnx_sha256: str, input_shape: Sequence[int], description: M
             "paddlepaddle": tool_version("paddlepaddle"), "adapter": ADAPTER_VERSION}
 
 
+def onnx_sha256(path: Path) -> str:
+    """The sha256 of the ONNX file, or, when its weights are stored apart (external data, as
+    torch.onnx.export writes models past 2 GB), of the file and of every data file it names: new
+    weights in a data file beside an unchanged .onnx make a new import, never a stale reuse."""
+    import onnx
+
+    sha = sha256_file(path)
+    proto = onnx.load(str(path), load_external_data=False)
+    tensors = list(proto.graph.initializer) + [a.t for n in proto.graph.node for a in n.attribute if a.HasField("t")]
+    locations = sorted({entry.value for t in tensors if t.data_location == onnx.TensorProto.EXTERNAL
+                        for entry in t.external_data if entry.key == "location"})
+    if not locations:
+        return sha
+    digest = hashlib.sha256(sha.encode())
+    for location in locations:
+        digest.update(f"\n{location}\n{sha256_file(path.parent / location)}".encode())
+    return digest.hexdigest()
+
+
 def model_name(path: Path) -> str:
     """The name an imported model goes by: the file's stem, made safe for a folder name."""
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", path.stem) or "model"
@@ -325,7 +345,7 @@ def find_imported(onnx_path: Union[str, Path], workspace: Workspace,
     path = Path(onnx_path).expanduser()
     model = read_onnx(path)
     description, shape = _description_and_shape(path, model, overrides)
-    found = workspace.find(STAGE, model_name(path), import_settings(sha256_file(path), shape, description))
+    found = workspace.find(STAGE, model_name(path), import_settings(onnx_sha256(path), shape, description))
     return _imported_from_folder(found, path, reused=True) if found is not None else None
 
 
@@ -341,7 +361,7 @@ def import_onnx(onnx_path: Union[str, Path], workspace: Workspace, *,
     path = Path(onnx_path).expanduser()
     model = read_onnx(path)
     description, shape = _description_and_shape(path, model, overrides)
-    sha = sha256_file(path)
+    sha = onnx_sha256(path)
     settings = import_settings(sha, shape, description)
     name = model_name(path)
     if not force:

@@ -253,6 +253,32 @@ def test_an_operator_x2paddle_cannot_convert_is_named(run_cli, workspace, tmp_pa
 
 
 @pytest.mark.slow
+def test_weights_stored_apart_are_part_of_the_key(workspace, tmp_path):
+    """An .onnx whose weights are external data (torch.onnx.export's format past 2 GB): new weights
+    in the data file, with the .onnx file unchanged, make a new import (they were reused, stale)."""
+    import onnx
+
+    from edgekit.description import DescriptionOverrides
+    from edgekit.onnx_import import import_onnx
+    from edgekit.workspace import Workspace
+
+    model = onnx.load(str(tiny_onnx(tmp_path / "tiny.onnx", "Relu", 13)))
+    apart = tmp_path / "apart" / "tiny.onnx"
+    apart.parent.mkdir()
+    onnx.save_model(model, str(apart), save_as_external_data=True, location="tiny.data", size_threshold=0)
+    ws = Workspace.open(workspace)
+    first = import_onnx(apart, ws, overrides=DescriptionOverrides(input_size=(16, 16)))
+    model_bytes = apart.read_bytes()
+
+    data = apart.parent / "tiny.data"
+    data.write_bytes((-np.frombuffer(data.read_bytes(), dtype="<f4")).astype("<f4").tobytes())  # new weights
+    assert apart.read_bytes() == model_bytes  # only the data file changed
+    second = import_onnx(apart, ws, overrides=DescriptionOverrides(input_size=(16, 16)))
+    assert not second.reused and second.model.directory != first.model.directory
+    assert import_onnx(apart, ws, overrides=DescriptionOverrides(input_size=(16, 16))).reused
+
+
+@pytest.mark.slow
 def test_a_conversion_that_disagrees_with_onnxruntime_is_refused(run_cli, workspace, tmp_path):
     """X2Paddle 1.6 maps opset-11 Softmax(axis=1) of a 4-D tensor to a softmax over axis 1 only;
     ONNX < 13 flattens from the axis (softmax over C*H*W). The check catches it."""
