@@ -157,7 +157,7 @@ class ModelDescription:
             raise UsageError(f"the model's input height/width are dynamic ({shape_text(self.input_shape)}) and its "
                              f"description ({self.source}) fixes no size: give --input-size HxW, or a deploy config "
                              "with a CropImage or ResizeImage size (--config, or inference_cls.yaml beside the "
-                             "model; bench and estimate read only the one beside it)")
+                             "model)")
         return size[1], size[0]
 
     def feed_shape(self, batch: int = 1) -> tuple[int, int, int, int]:

@@ -158,6 +158,23 @@ def description_for(path: Path) -> Optional[ModelDescription]:
         return None
 
 
+def declared_input_shape(path: Path) -> Optional[tuple[int, ...]]:
+    """The input shape a model file or folder declares, before any conversion (-1 = dynamic): an
+    ``.onnx`` file's graph input, an inference model's feed; None for a ``.nb``, a zoo name or
+    what cannot be read (the resolver says why later)."""
+    path = Path(path).expanduser()
+    if nb_file(path) is not None or not path.exists():
+        return None
+    try:
+        if str(path).lower().endswith(".onnx"):
+            from edgekit.onnx_import import onnx_input_shape, read_onnx
+
+            return onnx_input_shape(read_onnx(path), path)
+        return load_inference_model(path).input_shape
+    except InvalidInputError:
+        return None
+
+
 # ------------------------------------------------------------------------------------ helpers
 
 

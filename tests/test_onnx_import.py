@@ -409,6 +409,44 @@ def test_bench_runs_the_text_line_classifier_at_its_own_input_shape(run_cli, mod
     assert records[0]["latency"]["avg_ms"] > 0
 
 
+def test_bench_and_estimate_name_only_size_flags_they_take(run_cli, workspace, tmp_path):
+    """A dynamic-H/W ONNX with no size: the message's flags are options of the command itself."""
+    bare = tiny_onnx(tmp_path / "dynamic.onnx", "Relu", 13, dynamic=True)
+    result = run_cli("estimate", str(bare), "--device", "sd855")
+    line = one_line_error(result)
+    assert result.returncode == 2 and "dynamic" in line
+    for command in ("estimate", "bench"):
+        help_text = run_cli(command, "--help").stdout
+        for flag in ("--input-size", "--config"):
+            assert flag in line and flag in help_text, (command, flag)
+
+
+@pytest.mark.slow
+def test_estimate_takes_the_size_of_a_dynamic_onnx_from_input_size(run_cli, workspace, tmp_path):
+    bare = tiny_onnx(tmp_path / "dynamic.onnx", "Relu", 13, dynamic=True)
+    result = run_cli("estimate", str(bare), "--device", "sd855", "--input-size", "32x64", "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.json()["latency_ms"] > 0
+    manifests = [json.loads(m.read_text()) for m in (workspace / "import").glob("*/*/manifest.json")]
+    assert [m["description"]["input_shape"] for m in manifests] == [[1, 3, 32, 64]]
+
+
+@pytest.mark.slow
+def test_bench_sizes_a_dynamic_onnx_by_input_shape_or_input_size(run_cli, workspace, tmp_path, adb_server,
+                                                                 virtual_device):
+    """No deploy config beside a dynamic-H/W model: --input-shape's H/W (or --input-size) size it."""
+    bare = tiny_onnx(tmp_path / "dynamic.onnx", "Relu", 13, dynamic=True)
+    device = ("--device", "sd855", "--adb-server", adb_server, *FAST_BENCH, "--json")
+    by_shape = run_cli("bench", str(bare), "--input-shape", "1,3,48,96", *device, timeout=900)
+    assert by_shape.returncode == 0, by_shape.stderr
+    by_size = run_cli("bench", str(bare), "--input-size", "24x40", *device, timeout=900)
+    assert by_size.returncode == 0, by_size.stderr
+    for result, shape in ((by_shape, "1,3,48,96"), (by_size, "1,3,24,40")):
+        records = result.json()["results"]
+        assert [r["status"] for r in records] == ["ok"], json.dumps(records)[:2000]
+        assert records[0]["settings"]["input_shape"] == shape
+
+
 @pytest.mark.slow
 def test_app_build_takes_an_onnx_model_with_its_description_and_labels(run_cli, models_workspace, textline_model):
     if any(shutil.which(tool) is None for tool in ("aapt", "javac", "zipalign", "apksigner")):

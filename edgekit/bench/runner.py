@@ -33,6 +33,7 @@ from edgekit.errors import UsageError
 from edgekit.workspace import Workspace, sha256_file
 
 if TYPE_CHECKING:
+    from edgekit.description import DescriptionOverrides
     from edgekit.device import Device
 
 __all__ = ["BenchOptions", "BenchOutcome", "BenchSettings", "Failure", "bench_models", "format_outcome"]
@@ -41,7 +42,8 @@ __all__ = ["BenchOptions", "BenchOutcome", "BenchSettings", "Failure", "bench_mo
 def bench_models(models: Sequence[str], workspace: Workspace, *, profile: Optional[str] = None,
                  serial: Optional[str] = None, adb_servers: Sequence[str] = (),
                  devices_file: Optional[Path] = None, settings: Optional[Mapping[str, Any]] = None,
-                 options: BenchOptions = BenchOptions(), notify: Notify = lambda message: None) -> BenchOutcome:
+                 options: BenchOptions = BenchOptions(), notify: Notify = lambda message: None,
+                 description: Optional["DescriptionOverrides"] = None) -> BenchOutcome:
     """Benchmark ``models`` (zoo names, ``<zoo name>_int8``, model folders or ``.nb`` files) on the
     devices matching ``profile``/``serial`` and append every run to the workspace's results store.
 
@@ -49,6 +51,7 @@ def bench_models(models: Sequence[str], workspace: Workspace, *, profile: Option
     list for a sweep —, power_mode, input_shape, rounds, memory_profile). ``notify`` receives what
     a user should see while it runs (waiting for a busy or hot device, thermal warnings). Failed
     runs are stored and reported in the outcome; ``outcome.raise_for_failures()`` makes one error.
+    ``description``: the description flags (--config, --input-size, ...) for the models converted.
     """
     if not models:
         raise UsageError("name at least one model to benchmark (or use --all)")
@@ -67,7 +70,9 @@ def bench_models(models: Sequence[str], workspace: Workspace, *, profile: Option
         if not options.wait:  # --no-wait: a busy device stops everything before any conversion
             for device in devices:
                 held.enter_context(device_locked(device, options, notify))
-        nbs, failures = prepare(names, workspace, {target_for(d) for d in devices})
+        user_shape = overrides.get("input_shape")
+        nbs, failures = prepare(names, workspace, {target_for(d) for d in devices}, overrides=description,
+                                input_shape=[int(d) for d in sweep[0].input_shape.split(",")] if user_shape else None)
         jobs = _jobs([n for n in names if n in nbs], nbs, sweep, user_shape=overrides.get("input_shape"))
         todo, skipped = _split_resume(jobs, nbs, store, device_profile.name if device_profile else None,
                                       devices, binaries, options.resume)

@@ -9,7 +9,8 @@ import click
 # constants only: cheap imports
 from edgekit.bench import DEFAULT_TIMEOUT_S, DEVICE_TMP, REMOTE_ROOT
 from edgekit.bench.settings import DEFAULT_COOLDOWN_TIMEOUT_S, DEFAULT_DEVICE_TIMEOUT_S
-from edgekit.cli._common import device_options, emit, json_option, open_workspace, workspace_option
+from edgekit.cli._common import description_options, device_options, emit, json_option, open_workspace, \
+    workspace_option
 
 
 @click.command()
@@ -48,6 +49,7 @@ from edgekit.cli._common import device_options, emit, json_option, open_workspac
 @click.option("--cleanup", is_flag=True, help="Remove the files this run put on the device afterwards.")
 @click.option("--remote-dir", default=REMOTE_ROOT, show_default=True,
               help=f"Work folder on the device (a folder below {DEVICE_TMP}).")
+@description_options
 @workspace_option
 @json_option
 def bench(models: tuple[str, ...], all_models: bool, profile: Optional[str], serial: Optional[str],
@@ -56,10 +58,12 @@ def bench(models: tuple[str, ...], all_models: bool, profile: Optional[str], ser
           power_mode: Optional[int], input_shape: Optional[str], memory_profile: bool, timeout: float,
           device_timeout: float, cooldown: float, cooldown_temp: Optional[float], cooldown_timeout: float,
           no_wait: bool, resume: bool, cleanup: bool, remote_dir: str, workspace: Optional[str],
-          as_json: bool) -> None:
+          as_json: bool, overrides) -> None:
     """Benchmark MODELs (zoo names, MODEL_int8, model folders, .onnx files, .nb files) on a device over adb with
     Paddle Lite's benchmark_bin; converts what is missing and appends every run to the results store.
-    One run per device at a time: a device another bench uses is waited for (or --no-wait)."""
+    One run per device at a time: a device another bench uses is waited for (or --no-wait).
+    The description flags (--config, --input-size, ...) describe the models converted; a model
+    with a dynamic height/width takes --input-shape's when no --input-size is given."""
     from pathlib import Path
 
     from edgekit import reference
@@ -78,7 +82,7 @@ def bench(models: tuple[str, ...], all_models: bool, profile: Optional[str], ser
         devices_file=Path(devices_file) if devices_file else None, options=options,
         settings={"warmup": warmup, "repeats": repeats, "threads": threads, "power_mode": power_mode,
                   "input_shape": input_shape, "memory_profile": memory_profile or None, "rounds": rounds},
-        notify=lambda message: click.echo(f"edgekit: {message}", err=True))
+        notify=lambda message: click.echo(f"edgekit: {message}", err=True), description=overrides)
     emit(outcome.to_dict(), as_json, lambda _: format_outcome(outcome))
     outcome.raise_for_failures()
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import click
 
-from edgekit.cli._common import emit, json_option, open_workspace, workspace_option
+from edgekit.cli._common import description_options, emit, json_option, open_workspace, workspace_option
 
 SELECT_COLUMNS = ("model", "latency_ms", "latency_source", "top1", "storage_mb", "storage_source", "frontier")
 
@@ -20,16 +20,18 @@ SELECT_COLUMNS = ("model", "latency_ms", "latency_source", "top1", "storage_mb",
 @click.option("--holdout", metavar="NAME", help="Fit without every row of NAME's architecture first.")
 @click.option("--refit", is_flag=True, help="Add the phone runs of the results store to the fit; report the change "
                                             "in cross-validated error.")
+@description_options
 @workspace_option
 @json_option
 def estimate(model: str, profile: str, threads: int, holdout: Optional[str], refit: bool,
-             workspace: Optional[str], as_json: bool) -> None:
-    """Estimate MODEL's latency on a device profile (zoo name, NAME_int8 or an inference-model
-    folder), with an interval from the profile's leave-one-architecture-out error."""
+             workspace: Optional[str], as_json: bool, overrides) -> None:
+    """Estimate MODEL's latency on a device profile (zoo name, NAME_int8, an inference-model
+    folder or an .onnx file), with an interval from the profile's leave-one-architecture-out error.
+    The description flags (--config, --input-size, ...) describe a model that is converted."""
     from edgekit.estimate import estimate_latency
 
     result = estimate_latency(model, profile, threads=threads, workspace=open_workspace(workspace),
-                              holdout=holdout, refit=refit)
+                              holdout=holdout, refit=refit, overrides=overrides)
     emit(result.to_dict(), as_json, lambda _: result.to_text())
 
 

@@ -27,12 +27,14 @@ def zoo_lookup(model: str, precision: str) -> ModelFeatures:
     return features
 
 
-def model_features(model: ModelArg, workspace=None) -> ModelFeatures:
+def model_features(model: ModelArg, workspace=None, overrides=None) -> ModelFeatures:
     """Features of what a MODEL argument names: a zoo name or ``NAME_int8`` from the shipped
     table (no export, no paddle); anything else (a folder, a ``.pdmodel``, an ONNX file) through
-    edgekit's resolver of MODEL arguments, then read from its program."""
+    edgekit's resolver of MODEL arguments (with ``overrides``, the description flags: a zoo name
+    with --input-size is exported at that size), then read from its program."""
     text = os.fspath(model)
-    if not isinstance(model, Path) and _is_zoo_name(text) and not Path(text).expanduser().exists():
+    sized = overrides is not None and overrides.input_size is not None
+    if not isinstance(model, Path) and _is_zoo_name(text) and not Path(text).expanduser().exists() and not sized:
         features = find_zoo_features(text)
         if features is not None:
             return dataclasses.replace(features, model=text)
@@ -45,7 +47,7 @@ def model_features(model: ModelArg, workspace=None) -> ModelFeatures:
         workspace = Workspace.open(None)
     from edgekit.resolve import resolve_inference_model
 
-    inference = resolve_inference_model(model, workspace)
+    inference = resolve_inference_model(model, workspace, overrides=overrides)
     return model_file_features(inference.model_file, inference.name)
 
 
@@ -207,14 +209,15 @@ def phone_rows(workspace) -> tuple[data.LatencyRow, ...]:
 
 
 def estimate_latency(model: ModelArg, profile: str, *, threads: int = 1, workspace=None,
-                     holdout: Optional[str] = None, refit: bool = False) -> LatencyEstimate:
+                     holdout: Optional[str] = None, refit: bool = False, overrides=None) -> LatencyEstimate:
     """Estimate ``model``'s latency on ``profile``. ``holdout``: fit without every row of that
     architecture first (to check against its published figure); ``refit``: add the phone runs of
-    the workspace's results store to the fit and report how the cross-validated error changed."""
+    the workspace's results store to the fit and report how the cross-validated error changed.
+    ``overrides``: edgekit.description.DescriptionOverrides for a model the resolver converts."""
     check_profile(profile)
     if threads < 1:
         raise UsageError(f"--threads must be at least 1 (got {threads})")
-    features = model_features(model, workspace)
+    features = model_features(model, workspace, overrides)
     precision = features.precision
     holdout_arch = data.architecture(holdout) if holdout else None
     measured = phone_rows(workspace) if (refit and workspace is not None) else ()
