@@ -163,15 +163,16 @@ def count_overlap(calibration_digests: set[str], images: ImageSet) -> int:
 # ------------------------------------------------------------------------------ labelled sets
 
 
-def eval_set(eval_dir: Path, num_classes: int) -> ImageSet:
-    """Labelled images of ``eval_dir`` (val_list.txt, integer class folders or synset folders)."""
+def eval_set(eval_dir: Path, num_classes: int, labels: Optional[Sequence[str]] = None) -> ImageSet:
+    """Labelled images of ``eval_dir`` (val_list.txt, class folders named by the model's ``labels``,
+    integer class folders or synset folders)."""
     eval_dir = Path(eval_dir)
     if not eval_dir.is_dir():
         raise InvalidInputError(f"evaluation folder {eval_dir} does not exist")
     if (eval_dir / VAL_LIST).is_file():
         views, how = _from_val_list(eval_dir / VAL_LIST), f"labels from {VAL_LIST}"
     else:
-        views, how = _from_class_folders(eval_dir, num_classes)
+        views, how = _from_class_folders(eval_dir, num_classes, labels)
     if not views:
         raise InvalidInputError(f"evaluation folder {eval_dir} holds no labelled .jpg/.jpeg/.png/.bmp image")
     for view in views:
@@ -197,10 +198,18 @@ def _from_val_list(path: Path) -> list[ImageView]:
     return views
 
 
-def _from_class_folders(eval_dir: Path, num_classes: int) -> tuple[list[ImageView], str]:
+def _from_class_folders(eval_dir: Path, num_classes: int,
+                        class_names: Optional[Sequence[str]]) -> tuple[list[ImageView], str]:
     folders = sorted(p for p in eval_dir.iterdir() if p.is_dir())
     names = [f.name for f in folders]
-    if folders and all(n.isdigit() for n in names):
+    ids_of_names = {}
+    for class_id, name in enumerate(class_names or ()):
+        ids_of_names.setdefault(name, class_id)
+    # The model's own label names come first: a label may be a number ('0', '180') that is not its id.
+    if folders and ids_of_names and all(n in ids_of_names for n in names):
+        labels = {f: ids_of_names[f.name] for f in folders}
+        how = "labels from class folders named by the model's labels"
+    elif folders and all(n.isdigit() for n in names):
         labels = {f: int(f.name) for f in folders}
         how = "labels from class folders named by class id"
     elif folders and all(SYNSET_PATTERN.match(n) for n in names):
@@ -213,10 +222,17 @@ def _from_class_folders(eval_dir: Path, num_classes: int) -> tuple[list[ImageVie
         how = "labels from synset folders (sorted order = class id)"
     else:
         raise InvalidInputError(
-            f"evaluation folder {eval_dir} needs labels: class sub-folders named by class id (0, 1, ...) "
-            f"or ImageNet synset (n01440764), or a {VAL_LIST} of 'path class_id' lines")
+            f"evaluation folder {eval_dir} needs labels: class sub-folders named by class id (0, 1, ...)"
+            + (", by the model's labels (" + _some(class_names) + ")" if class_names else "")
+            + f" or ImageNet synset (n01440764), or a {VAL_LIST} of 'path class_id' lines"
+            + (f"; {_some(sorted(set(names) - set(ids_of_names)))} name(s) no class" if class_names else ""))
     views = [ImageView(image, label=labels[folder]) for folder in folders for image in _images_in(folder)]
     return views, how
+
+
+def _some(names: Sequence[str], limit: int = 3) -> str:
+    shown = ", ".join(repr(n) for n in list(names)[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 def _images_in(folder: Path) -> list[Path]:

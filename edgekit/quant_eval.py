@@ -52,7 +52,8 @@ class EvalPlan:
         fp32_run = fidelity.PaddlePredictor(fp32.model_file, fp32.params_file)
         num_classes = fp32.num_classes or int(fp32_run(np.zeros(fp32.described().feed_shape()[1:], np.float32)).size)
         folder = Path(eval_dir).expanduser().resolve()
-        return cls(fp32, folder, calibration.eval_set(folder, num_classes), fp32_run, num_classes)
+        images = calibration.eval_set(folder, num_classes, fp32.described().labels)
+        return cls(fp32, folder, images, fp32_run, num_classes)
 
     def run(self, int8_model: InferenceModel, calibration_digests: set[str]) -> dict:
         """The ``eval`` section: top-1/top-5 of both models, their agreement and cosine."""

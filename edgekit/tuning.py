@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -83,11 +83,13 @@ def num_classes(fp32: InferenceModel) -> int:
     return int(predictor(np.zeros(fp32.input_shape[1:], np.float32)).size)
 
 
-def tune_set(tune_dir: Path, classes: int, *, labels_needed: bool) -> calibration.ImageSet:
-    """The tune images (labelled when the target needs it), at most MAX_TUNE_IMAGES."""
+def tune_set(tune_dir: Path, classes: int, *, labels_needed: bool,
+             class_names: Optional[Sequence[str]] = None) -> calibration.ImageSet:
+    """The tune images (labelled when the target needs it; folders may be named by ``class_names``),
+    at most MAX_TUNE_IMAGES."""
     folder = Path(tune_dir).expanduser().resolve()
     try:
-        images = calibration.eval_set(folder, classes)
+        images = calibration.eval_set(folder, classes, class_names)
     except InvalidInputError as e:
         if labels_needed or "needs labels" not in str(e):
             raise InvalidInputError(f"--tune-dir: {e}") from None
@@ -188,8 +190,9 @@ def prepare(fp32: InferenceModel, config: QuantConfig, *, calib_dir: Optional[Pa
     """Every check that needs no quantization: tune/eval labels, disjoint roles. (tune set, images section)."""
     check_format(config)
     classes = num_classes(fp32)
-    tune = tune_set(tune_dir, classes, labels_needed=labels_needed) if tune_dir is not None else None
-    evaluation = calibration.eval_set(Path(eval_dir).expanduser().resolve(), classes) if eval_dir else None
+    names = fp32.described().labels
+    tune = tune_set(tune_dir, classes, labels_needed=labels_needed, class_names=names) if tune_dir is not None else None
+    evaluation = calibration.eval_set(Path(eval_dir).expanduser().resolve(), classes, names) if eval_dir else None
     count = None if config.batch_nums is None else config.batch_size * config.batch_nums
     calib = calibration.calibration_set(calib_dir, count)
     roles = image_roles.check_disjoint({"calibration": calib, "tune": tune, "eval": evaluation})

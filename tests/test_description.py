@@ -213,3 +213,23 @@ def test_huge_and_extreme_images_are_refused_before_allocating(tmp_path):
         Preprocess()(rgb)
     with pytest.raises(InvalidInputError, match=r"strip.png: image of 20000x1: .*would make 5120000x256 pixels"):
         Transform(PreprocessSpec()).batch([rgb], names=[strip])  # predict's batch names the file
+
+
+def test_evaluation_folders_may_be_named_by_the_models_labels(tmp_path):
+    from edgekit.calibration import eval_set
+
+    labels = ("upright text line", "180", "0")  # a label may be a number that is not its class id
+    for folder, count in (("upright text line", 2), ("180", 1), ("0", 1)):
+        (tmp_path / folder).mkdir()
+        for number in range(count):
+            (tmp_path / folder / f"{number}.png").write_bytes(_png(4, 4))
+    images = eval_set(tmp_path, 3, labels)
+    assert sorted((v.path.parent.name, v.label) for v in images.views) == [
+        ("0", 2), ("180", 1), ("upright text line", 0), ("upright text line", 0)]
+    assert images.note == "labels from class folders named by the model's labels"
+    with pytest.raises(InvalidInputError, match="needs labels") as caught:
+        eval_set(tmp_path, 3)  # without the labels: 'upright text line' names no class
+    (tmp_path / "sideways").mkdir()
+    with pytest.raises(InvalidInputError, match="'sideways' name") as caught:
+        eval_set(tmp_path, 3, labels)
+    assert "'upright text line'" in str(caught.value)
