@@ -246,12 +246,15 @@ def read_labels(path: Union[str, Path]) -> tuple[str, ...]:
     return tuple(labels[i] for i in range(len(labels)))
 
 
-def check_labels(description: ModelDescription, num_classes: Optional[int], model: str) -> None:
-    """InvalidInputError when the description's labels do not count the model's classes."""
+def check_labels(description: ModelDescription, num_classes: Optional[int], model: str,
+                 labels_file: Optional[Path] = None) -> None:
+    """InvalidInputError when the description's labels do not count the model's classes; the
+    message names ``labels_file`` (--labels) when the labels came from it, else the source."""
     if description.labels is None or num_classes is None or num_classes <= 0:
         return
     if len(description.labels) != num_classes:
-        raise InvalidInputError(f"{len(description.labels)} labels ({description.source}) for {model}, whose "
+        where = f"from {labels_file}, given with --labels" if labels_file is not None else description.source
+        raise InvalidInputError(f"{len(description.labels)} labels ({where}) for {model}, whose "
                                 f"output has {num_classes} classes")
 
 

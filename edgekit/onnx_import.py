@@ -392,7 +392,8 @@ def _description_and_shape(path: Path, model: Any, overrides: Optional[Descripti
                            ) -> tuple[ModelDescription, tuple[int, int, int, int]]:
     """The description, with its input shape set to the fixed shape the converted model gets."""
     described = describe_onnx(path, overrides, model=model)
-    check_labels(described, onnx_output_classes(model), str(path))  # before any conversion work
+    check_labels(described, onnx_output_classes(model), str(path),  # before any conversion work
+                 overrides.labels if overrides is not None else None)
     shape = fixed_input_shape(onnx_input_shape(model, path), described, path)
     return dataclasses.replace(described, input_shape=shape), shape
 

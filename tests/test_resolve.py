@@ -169,18 +169,16 @@ def test_quantize_calibrates_and_evaluates_with_the_description(run_cli, user_mo
     eval_images = images[6:14]
     predicted = reference_logits(user_model, eval_images).argmax(axis=1)
     labels = [int(c) if i < 4 else (int(c) + 1) % len(CLASSES) for i, c in enumerate(predicted)]
-    evaluation = tmp_path / "eval"
-    evaluation.mkdir()
-    lines = []
+    evaluation = tmp_path / "eval"  # class folders named by the model's own labels ('two and a half/')
     for path, label in zip(eval_images, labels):
-        (evaluation / path.name).write_bytes(path.read_bytes())
-        lines.append(f"{path.name} {label}")
-    (evaluation / "val_list.txt").write_text("\n".join(lines) + "\n")
+        (evaluation / CLASSES[label]).mkdir(parents=True, exist_ok=True)
+        (evaluation / CLASSES[label] / path.name).write_bytes(path.read_bytes())
 
     report = run_cli("quantize", str(user_model), "--calib-dir", str(calib), "--batch-nums", "2",
                      "--eval-dir", str(evaluation), "--json", env=env, check=True).json()
     assert report["description"]["source"] == str(user_model / "inference_cls.yaml")
     assert report["eval"]["images"] == 8 and report["eval"]["fp32"]["top1"] == pytest.approx(0.5)
+    assert report["eval"]["labels"] == "labels from class folders named by the model's labels"
     # The stored fidelity check ran on the calibration folder's images that were not calibrated.
     held_out = report["fidelity"]["held_out"]
     assert held_out["source"] == str(calib) and held_out["count"] == 4 and report["fidelity"]["overlaps_calibration"] is False
@@ -206,6 +204,7 @@ def test_bad_config_and_label_count_are_one_line_and_leave_no_artifact(run_cli, 
         assert len(refused.stderr.strip().splitlines()) == 1
         mismatch = run_cli(*command, "--labels", str(three))
         assert mismatch.returncode == 2 and "3 labels" in mismatch.stderr and f"has {classes} classes" in mismatch.stderr
+        assert f"from {three}, given with --labels" in mismatch.stderr
         assert len(mismatch.stderr.strip().splitlines()) == 1
     assert not any((workspace / stage).exists() for stage in ("export", "quantize", "convert"))
 
