@@ -115,22 +115,28 @@ class ModelDescription:
     preprocess: PreprocessSpec
     labels: Optional[tuple[str, ...]]  # index = class id; None = class ids only
     source: str
+    topk: Optional[int] = None  # PostProcess.Topk.topk: how many classes predict shows; None = not said
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_shape", tuple(int(d) for d in self.input_shape))
         if self.labels is not None:
             object.__setattr__(self, "labels", tuple(str(label) for label in self.labels))
+        if self.topk is not None and not _positive_int(self.topk):
+            raise InvalidInputError(f"topk must be a positive integer, not {self.topk!r}")
 
     def to_dict(self) -> dict:
-        return {"input_shape": list(self.input_shape), "preprocess": self.preprocess.to_dict(),
+        data = {"input_shape": list(self.input_shape), "preprocess": self.preprocess.to_dict(),
                 "labels": list(self.labels) if self.labels is not None else None, "source": self.source}
+        if self.topk is not None:  # only when said: descriptions stored before topk keep their digest
+            data["topk"] = self.topk
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelDescription":
         try:
             return cls(input_shape=tuple(data["input_shape"]), preprocess=PreprocessSpec.from_dict(data["preprocess"]),
                        labels=tuple(data["labels"]) if data.get("labels") is not None else None,
-                       source=str(data.get("source", "")))
+                       source=str(data.get("source", "")), topk=data.get("topk"))
         except (KeyError, TypeError, ValueError) as e:
             raise InvalidInputError(f"malformed model description: {e}") from None
 
@@ -293,7 +299,8 @@ def read_config(path: Union[str, Path], input_shape: Sequence[int]) -> ModelDesc
         raise InvalidInputError(f"deploy config {path}: PreProcess.transform_ops must be a list of transforms")
     spec = _spec_from_ops(ops, path)
     labels = _labels_from_postprocess(data.get("PostProcess"), path)
-    description = ModelDescription(tuple(int(d) for d in input_shape), spec, labels, str(path))
+    description = ModelDescription(tuple(int(d) for d in input_shape), spec, labels, str(path),
+                                   _topk_from_postprocess(data.get("PostProcess"), path))
     check_size(description)
     return description
 
@@ -397,6 +404,17 @@ def _labels_from_postprocess(post: Any, path: Path) -> Optional[tuple[str, ...]]
     return None
 
 
+def _topk_from_postprocess(post: Any, path: Path) -> Optional[int]:
+    """PostProcess.Topk.topk (how many classes PaddleClas's predictor prints); None when not set."""
+    topk = post.get("Topk") if isinstance(post, dict) else None
+    if not isinstance(topk, dict) or topk.get("topk") is None:
+        return None
+    if not _positive_int(topk["topk"]):
+        raise InvalidInputError(f"deploy config {path}: PostProcess.Topk.topk must be a positive integer, "
+                                f"not {topk['topk']!r}")
+    return int(topk["topk"])
+
+
 def _only(params: dict, allowed: Sequence[str], where: str) -> None:
     unknown = sorted(set(params) - set(allowed))
     if unknown:
@@ -463,7 +481,7 @@ class DescriptionOverrides:
         labels = read_labels(self.labels) if self.labels is not None else described.labels
         flags = self.flag_fields()
         source = f"{described.source} + flags ({', '.join(flags)})" if flags else described.source
-        result = ModelDescription(shape, spec, labels, source)
+        result = ModelDescription(shape, spec, labels, source, described.topk)
         check_size(result)
         return result
 

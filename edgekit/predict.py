@@ -32,6 +32,7 @@ from edgekit.workspace import Workspace, read_manifest
 INT8_WARNING = ("int8 .nb on the host: Paddle Lite 2.13rc0's x86 int8 kernels are known to give wrong "
                 "results (or crash), so these scores cannot be trusted; measure int8 accuracy with "
                 "'edgekit quantize' (Paddle Inference) or on the phone")
+DEFAULT_TOPK = 5  # classes shown per image when neither --topk nor the deploy config says (PaddleClas: 5)
 NAN_WARNING = "the runtime returned NaN or infinite values: these scores cannot be trusted"
 RANDOM_WEIGHTS_WARNING = ("random weights: the model was exported without pretrained weights, so these classes "
                           "mean nothing; give --pretrained (official, a .pdparams file or a URL)")
@@ -141,16 +142,17 @@ def _warning(host: _HostModel, finite: bool) -> Optional[str]:
 
 
 def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], workspace: Workspace, *,
-                   topk: int = 5, threads: int = 1, pretrained: Pretrained = None,
+                   topk: Optional[int] = None, threads: int = 1, pretrained: Pretrained = None,
                    overrides: Optional[DescriptionOverrides] = None) -> PredictionResult:
     """Top-``topk`` classes of each image by the x86 .nb of ``model``, preprocessed and labelled
-    as the model's description (with ``overrides``) says."""
+    as the model's description (with ``overrides``) says; ``topk`` None: the description's
+    (its deploy config's PostProcess.Topk.topk), else DEFAULT_TOPK."""
     from edgekit.lite_runtime import run_nb
     from edgekit.preprocess import Transform, decode_image
 
     if not images:
         raise UsageError("give at least one image")
-    if topk < 1:
+    if topk is not None and topk < 1:
         raise UsageError(f"--topk must be at least 1 (got {topk})")
     if threads < 1:
         raise UsageError(f"--threads must be at least 1 (got {threads})")
@@ -159,6 +161,7 @@ def predict_images(images: Sequence[Union[str, Path]], model: Union[str, Path], 
     host = _host_model(model, workspace, pretrained, overrides)
     description = host.description
     description.feed_hw()  # UsageError naming what to give when a dynamic input has no size
+    topk = topk if topk is not None else description.topk or DEFAULT_TOPK
     batch = Transform(description.preprocess).batch(decoded, names=[str(image) for image in images])
     try:
         logits = run_nb(host.nb_path, batch, threads=threads)

@@ -233,3 +233,19 @@ def test_evaluation_folders_may_be_named_by_the_models_labels(tmp_path):
     with pytest.raises(InvalidInputError, match="'sideways' name") as caught:
         eval_set(tmp_path, 3, labels)
     assert "'upright text line'" in str(caught.value)
+
+
+def test_the_configs_topk_is_kept_and_stored_only_when_set(tmp_path):
+    config = tmp_path / "inference_cls.yaml"
+    config.write_text(PADDLECLAS_DEFAULT.split("PostProcess:")[0] + "PostProcess:\n  Topk:\n    topk: 2\n")
+    described = read_config(config, (1, 3, 224, 224))
+    assert described.topk == 2 and described.to_dict()["topk"] == 2
+    assert ModelDescription.from_dict(described.to_dict()) == described
+    assert DescriptionOverrides(labels=None, crop=(224, 224)).apply(described, (1, 3, 224, 224)).topk == 2
+    # Descriptions that say nothing of topk keep the JSON (and digest) they had before topk existed.
+    zoo = zoo_description()
+    assert "topk" not in zoo.to_dict() and ModelDescription.from_dict(zoo.to_dict()).topk is None
+    config.write_text(PADDLECLAS_DEFAULT.split("PostProcess:")[0] + "PostProcess:\n  Topk:\n    topk: 0\n")
+    with pytest.raises(InvalidInputError, match="Topk.topk must be a positive integer"):
+        read_config(config, (1, 3, 224, 224))
+

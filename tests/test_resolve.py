@@ -128,8 +128,8 @@ def _artifacts(workspace: Path, stage: str) -> list[Path]:
 def test_predict_follows_the_deploy_config_and_its_labels(run_cli, user_model, images, shared_workspace):
     env = {"EDGEKIT_WORKSPACE": str(shared_workspace)}
     chosen = [str(p) for p in images[:6]]
-    data = run_cli("predict", *chosen, "--model", str(user_model), "--topk", "3", "--json", env=env,
-                   check=True).json()
+    # No --topk: the config's PostProcess.Topk.topk (3) says how many classes.
+    data = run_cli("predict", *chosen, "--model", str(user_model), "--json", env=env, check=True).json()
     assert data["description"]["source"] == str(user_model / "inference_cls.yaml")
     assert data["description"]["input_shape"] == [1, 3, 48, 96] and data["description"]["labels"] == 5
     logits = reference_logits(user_model, [Path(p) for p in chosen])
@@ -149,12 +149,15 @@ def test_predict_follows_the_deploy_config_and_its_labels(run_cli, user_model, i
     assert manifest["description"]["labels"] == list(CLASSES)
     again = run_cli("predict", chosen[0], "--model", str(converted[0] / "model.nb"), "--json", env=env,
                     check=True).json()
-    assert again["predictions"][0]["top"][:3] == data["predictions"][0]["top"]
+    assert again["predictions"][0]["top"] == data["predictions"][0]["top"]  # topk 3 kept in the manifest
 
     # A flag overrides one field: fed RGB instead, the logits change (the config was applied).
     flipped = run_cli("predict", chosen[0], "--model", str(user_model), "--channel-order", "RGB", "--json",
                       env=env, check=True).json()
     assert [c["score"] for c in flipped["predictions"][0]["top"]] != [c["score"] for c in data["predictions"][0]["top"]]
+    one = run_cli("predict", chosen[0], "--model", str(user_model), "--topk", "1", "--json", env=env,
+                  check=True).json()
+    assert one["predictions"][0]["top"] == data["predictions"][0]["top"][:1]  # --topk wins over the config
 
 
 def test_quantize_calibrates_and_evaluates_with_the_description(run_cli, user_model, images, shared_workspace,

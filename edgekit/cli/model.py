@@ -61,13 +61,14 @@ def convert(model_or_dir: str, target: str, fp16: bool, pretrained: Optional[str
 @click.argument("images", nargs=-1, required=True, metavar="IMAGE...")
 @click.option("--model", "model", required=True, metavar="MODEL_OR_NB",
               help="A zoo name, MODEL_int8, an inference-model folder, a .onnx file, or an x86 .nb file.")
-@click.option("--topk", default=5, show_default=True, type=int)
+@click.option("--topk", type=int, help="Classes shown per image [default: the deploy config's "
+                                        "PostProcess.Topk.topk, else 5].")
 @click.option("--threads", default=1, show_default=True, type=int, help="CPU threads of the x86 runtime.")
 @click.option("--pretrained", help=PRETRAINED_HELP + " Only for zoo names.")
 @description_options
 @workspace_option
 @json_option
-def predict(images: tuple[str, ...], model: str, topk: int, threads: int, pretrained: Optional[str],
+def predict(images: tuple[str, ...], model: str, topk: Optional[int], threads: int, pretrained: Optional[str],
             workspace: Optional[str], as_json: bool, overrides: object) -> None:
     """Classify IMAGEs on this machine with Paddle Lite's x86 runtime: top-k classes, preprocessed
     and labelled as the model's description says (zoo: ImageNet; folder: its deploy config)."""
