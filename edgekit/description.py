@@ -281,7 +281,9 @@ def find_config(model_dir: Path) -> Optional[Path]:
 
 
 def read_config(path: Union[str, Path], input_shape: Sequence[int]) -> ModelDescription:
-    """The description a PaddleClas deploy config gives a model whose input is ``input_shape``."""
+    """The description a PaddleClas deploy config gives a model whose input is ``input_shape``;
+    a PaddleClas training config's ``Infer`` section (``transforms``, ``PostProcess`` with
+    ``name: Topk``) is read the same way."""
     import yaml
 
     path = Path(path).expanduser()
@@ -291,18 +293,31 @@ def read_config(path: Union[str, Path], input_shape: Sequence[int]) -> ModelDesc
         raise InvalidInputError(f"cannot read deploy config {path}: {e.strerror or e}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise InvalidInputError(f"deploy config {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("PreProcess"), dict):
+    if not isinstance(data, dict):
+        data = {}
+    if isinstance(data.get("PreProcess"), dict):
+        ops, section, post = data["PreProcess"].get("transform_ops"), "PreProcess.transform_ops", data.get("PostProcess")
+    elif isinstance(data.get("Infer"), dict) and "transforms" in data["Infer"]:  # a training config
+        ops, section, post = data["Infer"]["transforms"], "Infer.transforms", _by_name(data["Infer"].get("PostProcess"))
+    else:
         raise InvalidInputError(f"deploy config {path} has no PreProcess section (PaddleClas's "
-                                "PreProcess.transform_ops)")
-    ops = data["PreProcess"].get("transform_ops")
+                                "PreProcess.transform_ops, or a training config's Infer.transforms)")
     if not isinstance(ops, list) or not ops:
-        raise InvalidInputError(f"deploy config {path}: PreProcess.transform_ops must be a list of transforms")
+        raise InvalidInputError(f"deploy config {path}: {section} must be a list of transforms")
     spec = _spec_from_ops(ops, path)
-    labels = _labels_from_postprocess(data.get("PostProcess"), path)
+    labels = _labels_from_postprocess(post, path)
     description = ModelDescription(tuple(int(d) for d in input_shape), spec, labels, str(path),
-                                   _topk_from_postprocess(data.get("PostProcess"), path))
+                                   _topk_from_postprocess(post, path))
     check_size(description)
     return description
+
+
+def _by_name(post: Any) -> Any:
+    """A training config's ``PostProcess: {name: Topk, topk: .., class_id_map_file: ..}`` in the
+    deploy config's form ``{Topk: {topk: .., class_id_map_file: ..}}``."""
+    if not isinstance(post, dict) or not isinstance(post.get("name"), str):
+        return post
+    return {post["name"]: {k: v for k, v in post.items() if k != "name"}}
 
 
 def _spec_from_ops(ops: list, path: Path) -> PreprocessSpec:

@@ -249,3 +249,43 @@ def test_the_configs_topk_is_kept_and_stored_only_when_set(tmp_path):
     with pytest.raises(InvalidInputError, match="Topk.topk must be a positive integer"):
         read_config(config, (1, 3, 224, 224))
 
+
+TRAINING_CONFIG = """\
+Global:
+  output_dir: ./output/
+  image_shape: [3, 48, 192]
+Arch:
+  name: PPLCNet_x1_0
+  class_num: 2
+Infer:
+  infer_imgs: deploy/images/PULC/textline_orientation/textline_orientation_test_0_0.png
+  batch_size: 10
+  transforms:
+    - DecodeImage:
+        to_rgb: True
+        channel_first: False
+    - ResizeImage:
+        size: [192, 48]
+    - NormalizeImage:
+        scale: 1.0/255.0
+        mean: [0.485, 0.456, 0.406]
+        std: [0.229, 0.224, 0.225]
+        order: ''
+    - ToCHWImage:
+  PostProcess:
+    name: Topk
+    topk: 1
+    class_id_map_file: textline_labels.txt
+"""
+
+
+def test_a_training_configs_infer_section_is_read_as_a_deploy_config(tmp_path):
+    config = tmp_path / "PPLCNet_x1_0.yaml"
+    config.write_text(TRAINING_CONFIG)
+    (tmp_path / "textline_labels.txt").write_text("0 0_degree\n1 180_degree\n")
+    described = read_config(config, (1, 3, 48, 192))
+    assert described.preprocess == PreprocessSpec(resize_short=None, resize_size=(192, 48), crop=None)
+    assert described.labels == ("0_degree", "180_degree") and described.topk == 1
+    config.write_text(TRAINING_CONFIG.replace("  transforms:", "  pipeline:"))
+    with pytest.raises(InvalidInputError, match=r"no PreProcess section .*Infer\.transforms"):
+        read_config(config, (1, 3, 48, 192))
