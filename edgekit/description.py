@@ -296,7 +296,8 @@ def read_config(path: Union[str, Path], input_shape: Sequence[int]) -> ModelDesc
     if not isinstance(data, dict):
         data = {}
     if isinstance(data.get("PreProcess"), dict):
-        ops, section, post = data["PreProcess"].get("transform_ops"), "PreProcess.transform_ops", data.get("PostProcess")
+        section, post = "PreProcess.transform_ops", data.get("PostProcess")
+        ops = data["PreProcess"].get("transform_ops")
     elif isinstance(data.get("Infer"), dict) and "transforms" in data["Infer"]:  # a training config
         ops, section, post = data["Infer"]["transforms"], "Infer.transforms", _by_name(data["Infer"].get("PostProcess"))
     else:
