@@ -9,6 +9,8 @@ tool), and re-importing paddle in a child would cost several seconds per model.
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -22,8 +24,9 @@ from edgekit.quant_config import QuantConfig
 
 
 def paddleslim_arguments(fp32: InferenceModel, config: QuantConfig, skip_tensors: Sequence[str]) -> dict:
-    """Keyword arguments of ``quant_post_static`` (all but executor, output path and data)."""
-    return {
+    """Keyword arguments of ``quant_post_static`` (all but executor, output path and data), or of
+    ``quant_recon_static`` when ``config.recon_level`` is set (see ``run_quant_post_static``)."""
+    arguments = {
         "model_dir": str(fp32.directory),
         "model_filename": fp32.model_file.name,
         "params_filename": fp32.params_file.name,
@@ -46,6 +49,12 @@ def paddleslim_arguments(fp32: InferenceModel, config: QuantConfig, skip_tensors
         "skip_tensor_list": list(skip_tensors) or None,
         "deploy_backend": config.deploy_backend,
     }
+    if config.recon_level is None:
+        return arguments
+    del arguments["round_type"], arguments["deploy_backend"]  # quant_recon_static has neither
+    return {**arguments, "recon_level": config.recon_level,
+            "simulate_activation_quant": config.simulate_activation_quant, "epochs": config.epochs, "lr": config.lr,
+            "drop_prob": config.drop_prob}
 
 
 @contextlib.contextmanager
@@ -87,25 +96,70 @@ def calibration_loader(samples: np.ndarray, feed: str, input_shape: Sequence[int
 
 def run_quant_post_static(model_name: str, destination: Path, arguments: dict, samples: np.ndarray,
                           feed: str, input_shape: Sequence[int], batch_size: int) -> None:
-    """Call ``paddleslim.quant.quant_post_static`` in a scope of its own; QuantizationError on failure."""
-    paddle = import_paddle()
-    from paddleslim.quant import quant_post_static  # its loggers exist from here on: quiet_tools() finds them
+    """Call ``paddleslim.quant.quant_post_static`` (or ``quant_recon_static`` when ``arguments`` name a
+    ``recon_level``) in a scope of its own; QuantizationError on failure."""
+    import_paddle()
+    # its loggers exist from here on: quiet_tools() finds them
+    from paddleslim.quant import quant_post_static, quant_recon_static
 
+    quantize = quant_recon_static if "recon_level" in arguments else quant_post_static
+
+    with contextlib.ExitStack() as stack:
+        if quantize is quant_recon_static:
+            scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgekit-recon-")))
+            arguments = {**arguments, "model_dir": str(with_dropout_masks(Path(arguments["model_dir"]), arguments,
+                                                                          scratch))}
+        _run(quantize, model_name, destination, arguments, samples, feed, input_shape, batch_size)
+    for produced in (MODEL_FILE, PARAMS_FILE):
+        if not (destination / produced).is_file():
+            raise QuantizationError(f"PaddleSlim {quantize.__name__} wrote no {produced} for {model_name}")
+
+
+def with_dropout_masks(model_dir: Path, arguments: dict, scratch: Path) -> Path:
+    """A copy of the model in ``scratch`` whose dropout ops name a ``Mask`` output.
+
+    quant_recon_static re-creates every op of the program to build its reconstruction graph, and
+    paddle's dropout op requires its Mask output there, which inference programs saved by
+    ``paddle.jit.save`` (PaddleClas's exports, edgekit's) leave out: PaddleSlim 2.6.0 fails with
+    'Incorrect setting for output(s) of operator "dropout", should set: [Mask]'. The mask is never
+    read at inference (is_test), so adding it changes nothing else."""
+    from edgekit.legalize import framework_pb2, read_program
+
+    model_file = model_dir / arguments["model_filename"]
+    program = read_program(model_file)
+    block = program.blocks[0]
+    uint8 = framework_pb2().VarType.UINT8
+    for op in block.ops:
+        if op.type != "dropout" or any(slot.parameter == "Mask" for slot in op.outputs):
+            continue
+        out = next(slot.arguments[0] for slot in op.outputs if slot.parameter == "Out")
+        mask = block.vars.add()
+        mask.CopyFrom(next(var for var in block.vars if var.name == out))
+        mask.name = f"{out}.edgekit_mask"
+        mask.type.lod_tensor.tensor.data_type = uint8
+        slot = op.outputs.add()
+        slot.parameter = "Mask"
+        slot.arguments.append(mask.name)
+    (scratch / model_file.name).write_bytes(program.SerializeToString())
+    shutil.copyfile(model_dir / arguments["params_filename"], scratch / arguments["params_filename"])
+    return scratch
+
+
+def _run(quantize: Any, model_name: str, destination: Path, arguments: dict, samples: np.ndarray, feed: str,
+         input_shape: Sequence[int], batch_size: int) -> None:
+    paddle = import_paddle()
     with static_mode(), quiet_tools():
         scope = paddle.static.Scope()
         executor = paddle.static.Executor(paddle.CPUPlace())
         loader = calibration_loader(samples, feed, input_shape, batch_size)
         with paddle.static.scope_guard(scope):
             try:
-                quant_post_static(executor=executor, quantize_model_path=str(destination), data_loader=loader,
-                                  scope=scope, **arguments)
+                quantize(executor=executor, quantize_model_path=str(destination), data_loader=loader, scope=scope,
+                         **arguments)
             except EdgekitError:
                 raise
             except Exception as e:  # PaddleSlim and paddle raise AssertionError, ValueError, enforce errors
-                raise QuantizationError(f"PaddleSlim quant_post_static failed on {model_name}: {error_gist(e)}") from None
-    for produced in (MODEL_FILE, PARAMS_FILE):
-        if not (destination / produced).is_file():
-            raise QuantizationError(f"PaddleSlim quant_post_static wrote no {produced} for {model_name}")
+                raise QuantizationError(f"PaddleSlim {quantize.__name__} failed on {model_name}: {error_gist(e)}") from None
 
 
 def check_op_types(op_types: Sequence[str]) -> None:

@@ -28,6 +28,14 @@ from edgekit.cli._common import PRETRAINED_HELP, description_options, pretrained
 @click.option("--quantizable-op-type", metavar="OPS", help="Comma-separated op types, e.g. conv2d,depthwise_conv2d.")
 @click.option("--onnx-format/--no-onnx-format", default=None,
               help="quantize_linear/dequantize_linear ops (PaddleSlim 2.6's default) or fake-quant ops.")
+@click.option("--round-type", type=click.Choice(["round", "adaround"]),
+              help="Weight rounding: round, or adaround (AdaRound learned on the calibration images).")
+@click.option("--bias-correction/--no-bias-correction", default=None,
+              help="Correct the bias shift caused by weight rounding (PaddleSlim bias_correction).")
+@click.option("--recon-level", type=click.Choice(["layer-wise", "region-wise"]),
+              help="Reconstruct with PaddleSlim quant_recon_static: layer-wise (AdaRound) or region-wise (BRECQ).")
+@click.option("--simulate-activation-quant/--no-simulate-activation-quant", default=None,
+              help="With --recon-level: drop activation quantization at random while reconstructing (QDrop).")
 @click.option("--skip", "skip_patterns", multiple=True, metavar="PATTERN",
               help="Keep layers float: fnmatch on layer name (conv2d_62, linear_0), weight or output name. "
                    "Repeatable.")
@@ -50,7 +58,9 @@ from edgekit.cli._common import PRETRAINED_HELP, description_options, pretrained
 def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib_dir: Optional[str],
              eval_dir: Optional[str], algo: Optional[str], hist_percent: Optional[float], batch_size: Optional[int],
              batch_nums: Optional[int], weight_quantize_type: Optional[str], quantizable_op_type: Optional[str],
-             onnx_format: Optional[bool], skip_patterns: tuple[str, ...], analyze: bool, plot: Optional[str],
+             onnx_format: Optional[bool], round_type: Optional[str], bias_correction: Optional[bool],
+             recon_level: Optional[str], simulate_activation_quant: Optional[bool],
+             skip_patterns: tuple[str, ...], analyze: bool, plot: Optional[str],
              tune_dir: Optional[str], max_drop: Optional[float], min_agreement: Optional[float],
              max_float_layers: Optional[int], force: bool, workspace: Optional[str], as_json: bool,
              overrides: object) -> None:
@@ -71,7 +81,8 @@ def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib
     config = QuantConfig.from_preset(
         preset or DEFAULT_PRESET, algo=algo, hist_percent=hist_percent, batch_size=batch_size, batch_nums=batch_nums,
         weight_quantize_type=weight_quantize_type, quantizable_op_type=quantizable_op_type,
-        onnx_format=onnx_format, skip_patterns=skip_patterns or None)
+        onnx_format=onnx_format, round_type=round_type, bias_correction=bias_correction, recon_level=recon_level,
+        simulate_activation_quant=simulate_activation_quant, skip_patterns=skip_patterns or None)
     opened = open_workspace(workspace)
     fp32 = resolve_float_model(model, opened, pretrained=pretrained_arg(pretrained), overrides=overrides)
     path = lambda p: Path(p) if p else None  # noqa: E731
