@@ -214,7 +214,7 @@ class ProgramVariants:
         for start in range(0, len(samples), step):
             chunk = np.ascontiguousarray(samples[start:start + step], dtype=np.float32)
             outputs = self._execute(program, chunk, fetch)
-            if step > 1 and any(o.shape[:1] != (len(chunk),) for o in outputs):
+            if step > 1 and outputs is not None and any(o.shape[:1] != (len(chunk),) for o in outputs):
                 outputs = None
             if outputs is None:  # batched run failed or folded the batch: one sample at a time
                 self._batched = False
