@@ -24,6 +24,7 @@ import argparse
 import importlib.util
 import io
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Optional
@@ -197,7 +198,7 @@ def main() -> None:
     results = [{"row": "fp32", "top1": fp32_top1, "nb_bytes": fp32_nb, "float_layers": [], "seconds": 0.0}]
     for name, preset, config in rows:
         results.append(quantize_row(name, preset, config, fp32, workspace, splits))
-        print(f"  ... {name} ({time.perf_counter() - started:.0f} s)", flush=True)
+        print(f"  ... {name} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     target = target_row(fp32, workspace, splits, 1.0)
     results.append(target)
     for row in results:
