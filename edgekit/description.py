@@ -236,7 +236,7 @@ def read_labels(path: Union[str, Path]) -> tuple[str, ...]:
     lines = [line for line in lines if line]
     if not lines:
         raise InvalidInputError(f"label file {path} holds no label")
-    if not all(line.split(maxsplit=1)[0].isdigit() for line in lines) or all(len(line.split()) == 1 for line in lines):
+    if not all(line.split(maxsplit=1)[0].isdecimal() for line in lines) or all(len(line.split()) == 1 for line in lines):
         return tuple(lines)
     labels: dict[int, str] = {}
     for number, line in enumerate(lines, start=1):

@@ -54,8 +54,8 @@ X2PADDLE_TIMEOUT_S = 900.0
 _ONNX_FLOAT = 1
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_]+")
 
-__all__ = ["CHECK_RTOL", "ImportedModel", "OnnxCheck", "adapt_graph", "describe_onnx", "find_imported",
-           "import_onnx", "is_onnx_path", "onnx_input_shape", "read_onnx"]
+__all__ = ["CHECK_RTOL", "ImportedModel", "OnnxCheck", "adapt_graph", "describe_onnx",
+           "import_onnx", "onnx_input_shape", "read_onnx"]
 
 
 # ------------------------------------------------------------------------------------ result
@@ -109,11 +109,6 @@ class ImportedModel:
 # ------------------------------------------------------------------------------- reading ONNX
 
 
-def is_onnx_path(source: Union[str, Path]) -> bool:
-    """True for a MODEL argument naming an ONNX file (by its suffix)."""
-    return str(source).lower().endswith(".onnx")
-
-
 def read_onnx(path: Union[str, Path]) -> "onnx.ModelProto":
     """The model in ``path``, checked by onnx's checker; InvalidInputError naming the file otherwise."""
     import onnx
@@ -130,7 +125,7 @@ def read_onnx(path: Union[str, Path]) -> "onnx.ModelProto":
     if not model.graph.node or not model.opset_import:
         raise InvalidInputError(f"{path} is not an ONNX model (no graph nodes or no opset)")
     try:
-        onnx.checker.check_model(model)
+        onnx.checker.check_model(str(path))  # by path: models past 2 GB keep their weights outside
     except (onnx.checker.ValidationError, ValueError, RuntimeError) as e:
         raise InvalidInputError(f"{path} is not a valid ONNX model: {_first_line(e)}") from None
     return model
@@ -337,16 +332,6 @@ def onnx_sha256(path: Path) -> str:
 def model_name(path: Path) -> str:
     """The name an imported model goes by: the file's stem, made safe for a folder name."""
     return re.sub(r"[^A-Za-z0-9_.+-]", "_", path.stem) or "model"
-
-
-def find_imported(onnx_path: Union[str, Path], workspace: Workspace,
-                  overrides: Optional[DescriptionOverrides] = None) -> Optional[ImportedModel]:
-    """The finished import of ``onnx_path`` with this description, or None; converts nothing."""
-    path = Path(onnx_path).expanduser()
-    model = read_onnx(path)
-    description, shape = _description_and_shape(path, model, overrides)
-    found = workspace.find(STAGE, model_name(path), import_settings(onnx_sha256(path), shape, description))
-    return _imported_from_folder(found, path, reused=True) if found is not None else None
 
 
 def import_onnx(onnx_path: Union[str, Path], workspace: Workspace, *,

@@ -35,6 +35,17 @@ def held_out_fidelity(fp32: InferenceModel, int8_model: InferenceModel, calibrat
     return {**measured, "held_out": images.describe(limit=LISTED_IMAGES), "overlaps_calibration": overlaps}
 
 
+def count_classes(model: InferenceModel, predictor: Any = None) -> int:
+    """The model's number of classes: from its program when it fixes them, else one run on zeros
+    of the input size its description feeds (dynamic H/W included)."""
+    if model.num_classes:
+        return model.num_classes
+    from edgekit import fidelity
+
+    predictor = predictor or fidelity.PaddlePredictor(model.model_file, model.params_file)
+    return int(predictor(np.zeros(model.described().feed_shape()[1:], np.float32)).size)
+
+
 @dataclasses.dataclass(frozen=True)
 class EvalPlan:
     """A labelled evaluation folder, read (and checked) before any quantization work."""
@@ -50,7 +61,7 @@ class EvalPlan:
         from edgekit import fidelity
 
         fp32_run = fidelity.PaddlePredictor(fp32.model_file, fp32.params_file)
-        num_classes = fp32.num_classes or int(fp32_run(np.zeros(fp32.described().feed_shape()[1:], np.float32)).size)
+        num_classes = count_classes(fp32, fp32_run)
         folder = Path(eval_dir).expanduser().resolve()
         images = calibration.eval_set(folder, num_classes, fp32.described().labels)
         return cls(fp32, folder, images, fp32_run, num_classes)

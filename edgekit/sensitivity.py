@@ -383,17 +383,18 @@ def _groups(layers: Sequence[QuantizedLayer], samples: np.ndarray, variants: Pro
 
 def plot(sensitivity: Sensitivity, path: Path) -> Path:
     """A bar chart PNG: 1 - cosine of the model's output per layer (ranked), with rmse/scale."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Agg canvas, as report.py draws: the caller's matplotlib backend stays as it was.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     entries = sensitivity.layers
     names = [e["layer"] for e in entries]
     drops = [1.0 - e["cosine"] for e in entries]
     ratios = [e["rmse_over_scale"] for e in entries]
     height = max(3.0, 0.28 * len(entries) + 1.5)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, height), sharey=True)
+    fig = Figure(figsize=(11, height))
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2, sharey=True)
     left.barh(names, drops, color="tab:red")
     left.set_xlabel("1 - cosine of the model output (only this layer int8)")
     left.invert_yaxis()
@@ -410,6 +411,4 @@ def plot(sensitivity: Sensitivity, path: Path) -> Path:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise InvalidInputError(f"cannot write the chart {path}: {e.strerror or e}") from None
-    finally:
-        plt.close(fig)
     return path

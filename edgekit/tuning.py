@@ -30,6 +30,7 @@ from edgekit.errors import InvalidInputError, UsageError
 from edgekit.artifacts import InferenceModel
 from edgekit.fidelity import PaddlePredictor
 from edgekit.quant_config import QuantConfig
+from edgekit.quant_eval import count_classes
 from edgekit.quantize import QuantizedModel, quantize_model
 from edgekit.sensitivity import MAX_ANALYSIS_IMAGES, ProgramVariants, Sensitivity, analyze
 from edgekit.workspace import Workspace
@@ -76,11 +77,6 @@ class Target:
     def score(self, step: dict) -> float:
         """Higher is better (for naming the best model when the target is not met)."""
         return -step["drop_points"] if self.max_drop is not None else step["agreement_percent"]
-
-
-def num_classes(fp32: InferenceModel) -> int:
-    predictor = PaddlePredictor(fp32.model_file, fp32.params_file)
-    return int(predictor(np.zeros(fp32.input_shape[1:], np.float32)).size)
 
 
 def tune_set(tune_dir: Path, classes: int, *, labels_needed: bool,
@@ -189,7 +185,7 @@ def prepare(fp32: InferenceModel, config: QuantConfig, *, calib_dir: Optional[Pa
             eval_dir: Optional[Path], labels_needed: bool) -> tuple[calibration.ImageSet, dict]:
     """Every check that needs no quantization: tune/eval labels, disjoint roles. (tune set, images section)."""
     check_format(config)
-    classes = num_classes(fp32)
+    classes = count_classes(fp32)
     names = fp32.described().labels
     tune = tune_set(tune_dir, classes, labels_needed=labels_needed, class_names=names) if tune_dir is not None else None
     evaluation = calibration.eval_set(Path(eval_dir).expanduser().resolve(), classes, names) if eval_dir else None
@@ -202,8 +198,8 @@ def prepare(fp32: InferenceModel, config: QuantConfig, *, calib_dir: Optional[Pa
 
 
 def analyze_model(fp32: InferenceModel, workspace: Workspace, config: QuantConfig, *,
-                  calib_dir: Optional[Path] = None,
-                  tune_dir: Optional[Path] = None) -> tuple[QuantizedModel, Sensitivity]:
+                  calib_dir: Optional[Path] = None, tune_dir: Optional[Path] = None,
+                  force: bool = False) -> tuple[QuantizedModel, Sensitivity]:
     """``--analyze``: the plain int8 model and its layers ranked on the tune images (or, without
     them, on the calibration images, which the analysis then says)."""
     check_format(config)
@@ -214,7 +210,7 @@ def analyze_model(fp32: InferenceModel, workspace: Workspace, config: QuantConfi
         images = calibration.calibration_set(calib_dir, count)
         images = dataclasses.replace(images, note=(images.note + "; " if images.note else "")
                                      + "the calibration images (no --tune-dir given)")
-    base = quantize_model(fp32, workspace, config, calib_dir=calib_dir)
+    base = quantize_model(fp32, workspace, config, calib_dir=calib_dir, force=force)
     return base, analyze(fp32, base, analysis_images(images))
 
 

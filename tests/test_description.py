@@ -146,6 +146,8 @@ def test_label_files(tmp_path):
     bom = tmp_path / "h.txt"
     bom.write_bytes("0 zero deg\r\n1 ninety deg\r\n".encode("utf-8-sig"))
     assert read_labels(bom) == ("zero deg", "ninety deg")
+    # a superscript is a digit to str.isdigit but no number to int(): names, not a traceback
+    assert read_labels(_write(tmp_path, "i.txt", "0 m\n\u00b2 m2\n")) == ("0 m", "\u00b2 m2")
 
 
 def test_defaults_and_overrides(tmp_path):

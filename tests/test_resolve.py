@@ -228,6 +228,19 @@ def test_dynamic_input_needs_a_size_and_then_runs_at_it(run_cli, images, tmp_pat
                      check=True).json()
     assert report["fidelity"]["images"] == 7 and report["artifact"]["input_shape"][2:] == [-1, -1]
 
+    # --analyze on tune images counts the classes at the described size (it fed zeros of -1 x -1)
+    import cv2
+
+    tune = tmp_path / "tune"
+    tune.mkdir()
+    for i in range(3):
+        noise = np.random.default_rng(i).integers(0, 256, (80, 150, 3), dtype=np.uint8)
+        cv2.imwrite(str(tune / f"{i}.png"), noise)
+    analysis = run_cli("quantize", str(folder), "--input-size", "64x128", "--batch-nums", "2", "--tune-dir",
+                       str(tune), "--analyze", "--json")
+    assert analysis.returncode == 0, analysis.stderr
+    assert analysis.json()["analysis"]["layers"]
+
 
 def test_zoo_name_with_input_size_is_exported_at_that_size(run_cli, images, workspace):
     """README: `edgekit export NAME --input-size 48x192`; predict/convert of NAME --input-size 48x192

@@ -100,7 +100,8 @@ def quantize(model: str, pretrained: Optional[str], preset: Optional[str], calib
 
         if analyze:
             base, sensitivity = tuning.analyze_model(fp32, opened, config,
-                                                     calib_dir=path(calib_dir), tune_dir=path(tune_dir))
+                                                     calib_dir=path(calib_dir), tune_dir=path(tune_dir),
+                                                     force=force)
             data = {"model": fp32.name, "int8_model": base.model.name, "artifact": str(base.model.directory),
                     "analysis": sensitivity.to_dict()}
             if plot:

@@ -203,12 +203,17 @@ def device_lock(device: "Device", owner: str, *, wait: bool = True, timeout_s: O
                     run_id or uuid.uuid4().hex[:12], time.time(), 0.0)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     announced: Optional[str] = None
+    broken_at: dict[str, float] = {}  # stale holder's run id -> when we last tried to break its lock
     while True:
         holder = _try_acquire(device, path, mine)
         if holder is None:
             break
-        if is_stale(holder, stale_after_s):
+        last_try = broken_at.get(holder.run_id)
+        # A break that did not free the lock (another run is breaking it, or the folder cannot be
+        # removed) is tried again only after a poll interval, like a live holder's: no busy loop.
+        if is_stale(holder, stale_after_s) and (last_try is None or time.monotonic() - last_try >= poll_s):
             log.warning("taking over the stale lock of %s on %s", holder.describe(), device.serial)
+            broken_at[holder.run_id] = time.monotonic()
             device.shell(_break_script(path, holder.run_id))
             continue
         if not wait or (deadline is not None and time.monotonic() >= deadline):
