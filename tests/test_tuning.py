@@ -238,6 +238,19 @@ def test_target_met_on_held_out_eval_images_and_beats_the_untuned_default(run_cl
     assert data["tuning"]["seconds"]["total"] <= 10 * data["tuning"]["seconds"]["plain_quantization"] + 30
 
 
+def test_a_target_that_cannot_be_met_within_max_float_layers_exits_6_naming_the_best_model(run_cli, trained):
+    """--max-float-layers 0 forbids the one layer that would recover the outlier network: the
+    report is still printed, target_met is false, and exit code 6 and stderr name the best model."""
+    result = run_cli("quantize", str(trained["model"]), "--calib-dir", str(trained["calib"]), "--tune-dir",
+                     str(trained["tune"]), "--max-drop", "1.0", "--max-float-layers", "0", "--json")
+    assert result.returncode == 6, result.stderr
+    tuning_ = result.json()["tuning"]
+    assert tuning_["target_met"] is False and tuning_["kept_float"] == []
+    assert all(step["float_layers"] == 0 for step in tuning_["steps"])
+    best = result.json()["artifact"]["directory"]
+    assert best in tuning_["note"] and best in result.stderr and "not met" in result.stderr
+
+
 def test_min_agreement_needs_no_labels(run_cli, trained, tmp_path):
     flat = tmp_path / "flat"
     flat.mkdir()
